@@ -1,0 +1,42 @@
+# The one task runner. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SOURCES := pyproject.toml $(shell find src migrations sql -type f -not -name '*.pyc' 2>/dev/null)
+DEMO_STUDENTS ?= 5000
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# A real (non-editable) install: tests run against what `pip install .` ships.
+$(STAMP): $(BIN)/python $(SOURCES)
+	$(BIN)/python -m pip install -q '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps --force-reinstall .
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/watoto-schema local start
+	$(BIN)/watoto-schema --local migrate
+	$(BIN)/watoto-schema --local sample-data --students $(DEMO_STUDENTS) --if-empty
+	$(BIN)/watoto-schema --local status
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m pytest -m slow -q
+	@for script in bench/*.py; do [ -f "$$script" ] && $(BIN)/python "$$script" || true; done
+
+clean:
+	-$(BIN)/watoto-schema local destroy --yes
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

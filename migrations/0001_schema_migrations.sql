@@ -1,0 +1,7 @@
+-- The seed's migration ledger: one row per applied version.
+-- watoto-schema inserts and deletes the rows itself, in the same transaction as the
+-- migration when the migration is transactional (docs/decisions/0003-schema-migrations-ledger.md).
+CREATE TABLE schema_migrations (
+    version VARCHAR(255) PRIMARY KEY,
+    applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+);

@@ -1,0 +1,2 @@
+DROP TABLE course_modules;
+DROP TABLE courses;

@@ -1,0 +1,2 @@
+DROP TABLE assessment_submissions;
+DROP TABLE assessments;

@@ -1,0 +1,2 @@
+DROP VIEW course_stats;
+DROP VIEW student_progress;

@@ -1,0 +1,50 @@
+"""State shared by all commands: the target database and the output sink."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..target import Target
+    from .output import Output
+
+# Passwords seen while resolving the target; every error line is scrubbed of them.
+_SECRETS: list[str] = []
+
+
+def known_secrets() -> tuple[str, ...]:
+    return tuple(_SECRETS)
+
+
+@dataclass
+class AppContext:
+    dsn: str | None
+    use_local: bool
+    extra_dirs: tuple[Path, ...]
+    as_json: bool
+    debug: bool
+    _output: Output | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Output:
+        if self._output is None:
+            from .output import Output
+
+            self._output = Output(as_json=self.as_json)
+        return self._output
+
+    def target(self) -> Target:
+        """The database to work on, by precedence --local / --dsn / env / libpq env."""
+        from ..target import Target, password_of, resolve
+
+        if self.use_local:
+            from ..local import default_cluster
+
+            return Target(default_cluster().require_running(), "--local")
+        target = resolve(self.dsn)
+        secret = password_of(target.conninfo)
+        if secret:
+            _SECRETS.append(secret)
+        return target

@@ -1,0 +1,57 @@
+"""The one output sink: rich for people, a JSON document for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class Output:
+    """Human output on stdout via rich, or (with ``--json``) one JSON document on stdout.
+
+    Progress and notes go to stderr so stdout stays parseable.
+    """
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def document(self, doc: dict[str, Any]) -> None:
+        """Emit the command's JSON document (only in --json mode)."""
+        if self.as_json:
+            sys.stdout.write(json.dumps(doc, default=_default, indent=2, sort_keys=False) + "\n")
+
+    def line(self, text: str) -> None:
+        if not self.as_json:
+            self.console.print(text)
+
+    def note(self, text: str) -> None:
+        """A remark for a person, on stderr (also in --json mode)."""
+        self.err.print(text)
+
+    def table(self, title: str | None, columns: list[str], rows: list[list[str]]) -> None:
+        if self.as_json:
+            return
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)

@@ -1,0 +1,68 @@
+"""The one error hierarchy of watoto-schema; the CLI maps it to exit codes in one place."""
+
+from __future__ import annotations
+
+# Exit statuses, documented in the README.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_DIFFERENCES = 2
+EXIT_REFUSED = 3
+
+
+class WatotoError(Exception):
+    """Base of every error the tool reports to a user as one line."""
+
+    exit_code = EXIT_ERROR
+
+
+class BadConfig(WatotoError):
+    """The user's options or environment do not describe a usable target."""
+
+
+class ConnectionFailed(WatotoError):
+    """The database could not be reached or refused the login."""
+
+
+class UnknownVersion(WatotoError):
+    """A version named on the command line matches no migration file."""
+
+    def __init__(self, version: str, known: list[str]) -> None:
+        self.version = version
+        self.known = known
+        hint = f" (known: {known[0]} .. {known[-1]})" if known else " (no migrations found)"
+        super().__init__(f"unknown migration version {version!r}{hint}")
+
+
+class MigrationFailed(WatotoError):
+    """A migration's SQL failed; its transaction was rolled back."""
+
+    def __init__(self, version: str, direction: str, cause: str) -> None:
+        self.version = version
+        self.direction = direction
+        self.cause = cause
+        verb = "applying" if direction == "apply" else "rolling back"
+        super().__init__(f"{verb} {version} failed, nothing of it was kept: {cause}")
+
+
+class LockNotAcquired(WatotoError):
+    """Another run holds the migration lock on this database."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, waited: float, holder: str) -> None:
+        self.waited = waited
+        self.holder = holder
+        super().__init__(
+            f"another watoto-schema run holds the migration lock ({holder}); "
+            f"gave up after {waited:g}s"
+        )
+
+
+class LocalClusterError(WatotoError):
+    """The embedded local PostgreSQL cluster could not be set up, started or reached."""
+
+
+class Refused(WatotoError):
+    """The operation is unsafe or impossible as asked and was not attempted."""
+
+    exit_code = EXIT_REFUSED

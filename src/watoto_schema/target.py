@@ -1,0 +1,96 @@
+"""Resolve which database a command talks to, connect to it, and keep passwords out of output."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import BadConfig, ConnectionFailed
+
+if TYPE_CHECKING:
+    import psycopg
+
+ENV_URL = "WATOTO_DATABASE_URL"
+# libpq's own environment: any of these means "let libpq decide" (it also reads the
+# service file named by PGSERVICE / PGSERVICEFILE).
+LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]*:)([^@\s]*)(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database to work on: a libpq connection string and where it came from."""
+
+    conninfo: str
+    source: str  # "--dsn", "WATOTO_DATABASE_URL", "libpq environment", "--local"
+
+    @property
+    def display(self) -> str:
+        """The connection string with any password masked."""
+        return redact(self.conninfo) or "(libpq defaults)"
+
+
+def resolve(dsn: str | None, environ: dict[str, str] | None = None) -> Target:
+    """Pick the target: ``--dsn`` > ``WATOTO_DATABASE_URL`` > libpq's ``PG*`` environment."""
+    env = os.environ if environ is None else environ
+    if dsn:
+        return Target(dsn, "--dsn")
+    if env.get(ENV_URL):
+        return Target(env[ENV_URL], ENV_URL)
+    if any(env.get(name) for name in LIBPQ_ENV):
+        return Target("", "libpq environment")
+    raise BadConfig(
+        "no database to work on: pass --dsn URL, set WATOTO_DATABASE_URL, set PGHOST/PGDATABASE "
+        "(or PGSERVICE), or use --local for the embedded cluster (`watoto-schema local start`)"
+    )
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Mask passwords in URLs, ``password=`` pairs and any of ``secrets`` found in ``text``."""
+    text = _URL_PASSWORD.sub(r"\1***\3", text)
+    text = _KV_PASSWORD.sub(r"\1***", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def password_of(conninfo: str) -> str | None:
+    """Return the password a connection string carries, if any (used only to scrub output)."""
+    if not conninfo:
+        return os.environ.get("PGPASSWORD")
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        value = conninfo_to_dict(conninfo).get("password")
+    except Exception:  # an unparsable string: the regexes in redact() still apply
+        return None
+    return str(value) if value else os.environ.get("PGPASSWORD")
+
+
+def connect(target: Target, *, autocommit: bool = True, application_name: str = "watoto-schema",
+            connect_timeout: int = 10) -> psycopg.Connection[tuple[object, ...]]:
+    """Open a psycopg connection, turning every failure into a one-line ``ConnectionFailed``."""
+    import psycopg
+
+    try:
+        return psycopg.connect(
+            target.conninfo,
+            autocommit=autocommit,
+            application_name=application_name,
+            connect_timeout=connect_timeout,
+        )
+    except psycopg.ProgrammingError as exc:  # malformed connection string
+        raise BadConfig(f"invalid connection string from {target.source}: {one_line(exc)}") from exc
+    except psycopg.Error as exc:
+        raise ConnectionFailed(f"cannot connect ({target.source}): {one_line(exc)}") from exc
+
+
+def one_line(exc: BaseException | str) -> str:
+    """Collapse a (possibly multi-line) driver message into one line."""
+    parts = [part.strip() for part in str(exc).splitlines() if part.strip()]
+    return "; ".join(parts) if parts else type(exc).__name__
