@@ -143,11 +143,34 @@ def test_ledger_row_commits_with_the_migration(db: Target, tmp_path: Path,
     observer = connect_to()
     seen_table_without_row = False
     while runner.is_alive():
+        # Table first, then row: once the table is visible, the row must be too.
+        has_table = observer.execute("SELECT to_regclass('slow_one') IS NOT NULL").fetchone()
         has_row = observer.execute(
             "SELECT count(*) FROM schema_migrations WHERE version = '1001_slow'").fetchone()
-        has_table = observer.execute("SELECT to_regclass('slow_one') IS NOT NULL").fetchone()
         assert has_row is not None and has_table is not None
         seen_table_without_row |= bool(has_table[0]) and not has_row[0]
     runner.join()
     assert not seen_table_without_row
     assert "1001_slow" in _ledger(db)
+
+
+def test_a_failure_while_recording_undoes_the_migration(db: Target, tmp_path: Path) -> None:
+    """Apply and record are one transaction: if recording fails, the migration's work goes too.
+
+    The migration booby-traps the ledger so that its own row cannot be inserted.
+    """
+    _write(tmp_path, "1001_trap", f"""\
+        -- depends: {SHIPPED[-1]}
+        CREATE TABLE trapped (id int);
+        CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'ledger refused'; END $$;
+        CREATE TRIGGER refuse BEFORE INSERT ON schema_migrations
+            FOR EACH ROW EXECUTE FUNCTION refuse_row();
+        """)
+    before = _snap(db)
+
+    with pytest.raises(MigrationFailed, match="ledger refused"):
+        migrate.migrate(db, extra_dirs=[tmp_path])
+
+    assert _snap(db) == before  # no table, no function, no trigger
+    assert "1001_trap" in migrate.status(db, extra_dirs=[tmp_path]).pending
