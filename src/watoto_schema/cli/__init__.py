@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
@@ -16,7 +17,46 @@ from ..errors import EXIT_ERROR, WatotoError
 from .context import AppContext
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class ReportedError(click.ClickException):
+    """A failure already turned into one line and an exit status."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.message}", err=True, file=file)
+
+
+class WatotoGroup(click.Group):
+    """The root group: the one place where errors become a line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except WatotoError as exc:
+            raise _report(ctx, str(exc), exc.exit_code) from exc
+        except KeyboardInterrupt as exc:
+            raise _report(ctx, "interrupted", 130) from exc
+        except Exception as exc:  # a bug: still one line unless --debug
+            raise _report(ctx, f"internal error: {type(exc).__name__}: {exc}", EXIT_ERROR) from exc
+
+
+def _report(ctx: click.Context, message: str, code: int) -> ReportedError:
+    from ..target import one_line, redact
+    from .context import known_secrets
+
+    secrets = known_secrets()
+    if isinstance(ctx.obj, AppContext) and ctx.obj.debug:
+        import traceback
+
+        sys.stderr.write(redact(traceback.format_exc(), secrets))
+    return ReportedError(redact(one_line(message), secrets), code)
+
+
+@click.group(cls=WatotoGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--dsn", metavar="URL", help="Target database (libpq URL or key=value string). "
               "Default: $WATOTO_DATABASE_URL, then libpq's PG* environment / service file.")
 @click.option("--local", "use_local", is_flag=True,
@@ -53,35 +93,5 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI and map errors to exit statuses."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
-    try:
-        cli.main(args=args, prog_name="watoto-schema", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except WatotoError as exc:
-        _fail(str(exc), exc.exit_code, debug)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130, debug)
-    except Exception as exc:  # a bug: still one line unless --debug
-        _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_ERROR, debug)
-    sys.exit(0)
-
-
-def _fail(message: str, code: int, debug: bool) -> None:
-    from ..target import one_line, redact
-    from .context import known_secrets
-
-    if debug:
-        import traceback
-
-        sys.stderr.write(redact("".join(traceback.format_exc()), known_secrets()))
-    click.echo(f"error: {redact(one_line(message), known_secrets())}", err=True)
-    sys.exit(code)
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="watoto-schema")
