@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SOURCES := pyproject.toml $(shell find src migrations sql -type f -not -name '*.pyc' 2>/dev/null)
 DEMO_STUDENTS ?= 5000
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ lint: install
 bench: install
 	$(BIN)/python -m pytest -m slow -q
 	@for script in bench/*.py; do [ -f "$$script" ] && $(BIN)/python "$$script" || true; done
+
+docs: install
+	$(BIN)/python -m watoto_schema.cli.reference > docs/cli.md
 
 clean:
 	-$(BIN)/watoto-schema local destroy --yes
