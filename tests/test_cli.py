@@ -57,7 +57,7 @@ def test_migrate_status_rollback_through_the_cli(empty_db: Target) -> None:
 
     everything = run(*dsn, "--json", "migrate")
     assert everything.exit_code == 0
-    applied = json.loads(everything.stdout)["applied"]
+    applied = json.loads(everything.stdout)["versions"]
     assert applied[0] == "0003_courses"
 
     table = run(*dsn, "status")
@@ -153,7 +153,8 @@ def test_unknown_version_is_an_error(db: Target) -> None:
 
 
 def test_failing_migration_is_one_line_and_rolled_back(db: Target, tmp_path: Path) -> None:
-    (tmp_path / "1001_bad.sql").write_text("-- depends: 0007_views\nCREATE TABLE t (x nosuchtype);\n")
+    (tmp_path / "1001_bad.sql").write_text(
+        "-- depends: 0007_views\nCREATE TABLE t (x nosuchtype);\n")
     result = run("--dsn", db.conninfo, "--migrations", str(tmp_path), "migrate")
     line = assert_one_line_error(result)
     assert "1001_bad" in line and "nosuchtype" in line

@@ -1,14 +1,16 @@
 -- Every user-visible schema object of the current database as (kind, name, definition),
--- one row each, in a stable order. Tool tables (yoyo's) are left out: they are the
--- engine's internals, not the application's schema.
+-- one row each, in a stable order. The migration engine's own tables are left out: they
+-- are its internals, not the application's schema.
 WITH rels AS (
     SELECT c.oid, n.nspname, c.relname, c.relkind
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
        AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'
-       -- yoyo's tables and their indexes (_yoyo_migration, _yoyo_log, _yoyo_version, yoyo_lock)
+       -- the engine's tables and their indexes: yoyo's (_yoyo_migration, _yoyo_log,
+       -- _yoyo_version, yoyo_lock) and watoto_migration_history
        AND c.relname NOT LIKE '\_yoyo\_%' AND c.relname NOT LIKE 'yoyo\_lock%'
+       AND c.relname NOT LIKE 'watoto\_migration\_history%'
 )
 SELECT 'table' AS kind, nspname || '.' || relname AS name,
        concat_ws(' ', r.relkind,

@@ -34,14 +34,57 @@ class UnknownVersion(WatotoError):
 
 
 class MigrationFailed(WatotoError):
-    """A migration's SQL failed; its transaction was rolled back."""
+    """A migration's SQL failed (a transactional one was rolled back entirely)."""
 
-    def __init__(self, version: str, direction: str, cause: str) -> None:
+    def __init__(self, version: str, direction: str, cause: str,
+                 transactional: bool = True) -> None:
         self.version = version
         self.direction = direction
         self.cause = cause
         verb = "applying" if direction == "apply" else "rolling back"
-        super().__init__(f"{verb} {version} failed, nothing of it was kept: {cause}")
+        kept = ", nothing of it was kept" if transactional else ""
+        super().__init__(f"{verb} {version} failed{kept}: {cause}")
+
+
+class MigrationEdited(WatotoError):
+    """An applied migration's file changed since it was applied."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, version: str, path: str, expected: str, actual: str) -> None:
+        self.version = version
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"applied migration {version} was edited since it was applied ({path}); "
+            "nothing was run: review the change, then `watoto-schema repair` to accept it")
+
+
+class MigrationMissing(WatotoError):
+    """The database records a migration that no migration folder has."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        super().__init__(
+            f"applied migration {version} has no file in the migration folders; nothing was "
+            "run (pass its folder with --migrations DIR)")
+
+
+class MigrationBlocked(WatotoError):
+    """A migration's locks were not granted within lock_timeout on any attempt."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, version: str, attempts: int, statement: str, blocker: str) -> None:
+        self.version = version
+        self.attempts = attempts
+        self.blocker = blocker
+        super().__init__(
+            f"{version} not applied: its locks were not granted within lock_timeout in "
+            f"{attempts} attempts; blocked by {blocker}")
 
 
 class LockNotAcquired(WatotoError):

@@ -1,30 +1,48 @@
-"""Apply, roll back and report versioned migrations.
+"""Apply, roll back, verify and report versioned migrations.
 
-yoyo-migrations reads the migration files (headers, ``-- depends:``, statement splitting,
-``.rollback.sql`` pairing) and runs their steps. Around it this module adds what yoyo
-lacks (``../shared/NOTES.md`` section 2):
+yoyo-migrations reads the migration files and runs the steps of transactional ones.
+Around it this module adds what yoyo lacks (``../shared/NOTES.md`` section 2):
 
-* a transactional migration, its ``schema_migrations`` row and yoyo's own bookkeeping are
-  committed in **one** transaction on one connection, so a crash can never leave an
-  applied but unrecorded migration;
-* a session-level advisory lock serialises concurrent runs; unlike yoyo's lock row it
-  vanishes with the session, so a killed runner leaves no stale lock;
-* ``status`` only reads: it never creates tables and never waits on the lock.
+* a transactional migration, its ``schema_migrations`` row, yoyo's bookkeeping and our
+  history row (content checksums, who, how long) commit in **one** transaction;
+* a session-level advisory lock serialises concurrent runs and dies with its session,
+  so a runner killed with ``kill -9`` leaves nothing to unlock;
+* every migration runs under ``lock_timeout`` and ``statement_timeout``; a lock not
+  granted in time rolls the migration back and retries it with backoff, then stops
+  naming the blocking session;
+* ``-- transactional: false`` migrations run statement by statement in autocommit,
+  resumable after a failure or a kill (see ``concurrent``);
+* an applied migration whose file was edited stops ``migrate`` until ``repair``.
+
+``status`` and ``verify`` only read: they never create tables and never wait on the lock.
 """
 
 from __future__ import annotations
 
+import getpass
+import socket
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import LockNotAcquired, MigrationFailed, UnknownVersion
-from .resources import migrations_dir
+from . import sources
+from .errors import (
+    BadConfig,
+    LockNotAcquired,
+    MigrationBlocked,
+    MigrationEdited,
+    MigrationFailed,
+    MigrationMissing,
+    Refused,
+)
+from .resources import sql_text
+from .sources import MigrationFile
 from .target import Target, connect, one_line
 
 if TYPE_CHECKING:
@@ -32,9 +50,43 @@ if TYPE_CHECKING:
 
 YOYO_TABLE = "_yoyo_migration"
 LEDGER = "schema_migrations"
+HISTORY = "watoto_migration_history"
 # pg_advisory_lock(classid, objid): one lock per database for migration runs.
 LOCK_CLASS = 0x5741_544F  # "WATO"
 LOCK_MIGRATE = 1
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+@dataclass
+class RunOptions:
+    """How a run behaves; the files' own headers override the two timeouts."""
+
+    lock_timeout: str = "3s"
+    statement_timeout: str = "30min"
+    retries: int = 5
+    backoff: float = 0.5  # seconds before the first retry; doubles, capped at 10 s
+    lock_wait: float = 60.0  # how long to wait for another run's migration lock
+
+    def settings_for(self, migration: MigrationFile) -> dict[str, str]:
+        return {
+            "lock_timeout": migration.settings.get("lock_timeout", self.lock_timeout),
+            "statement_timeout": migration.settings.get("statement_timeout",
+                                                        self.statement_timeout),
+        }
+
+
+@dataclass
+class AppliedState:
+    """What the database records about one applied (or half-applied) migration."""
+
+    version: str
+    applied_at: datetime | None
+    state: str  # "applied" | "running" (a non-transactional migration not finished)
+    checksum: str | None  # None: applied before history existed (or by plain yoyo)
+    rollback_checksum: str | None
+    statements_done: int
+    applied_by: str | None
+    duration_ms: int | None
 
 
 @dataclass
@@ -42,58 +94,175 @@ class VersionState:
     """One migration as ``status`` reports it."""
 
     version: str
-    state: str  # "applied" | "pending"
+    state: str  # applied | pending | partial | edited | missing
     applied_at: datetime | None
-    transactional: bool
-    path: str
+    transactional: bool | None
+    applied_by: str | None = None
+    duration_ms: int | None = None
+    detail: str | None = None
+
+
+@dataclass
+class InvalidIndex:
+    schema: str
+    index: str
+    table: str
+    build_in_progress: bool
 
 
 @dataclass
 class StatusReport:
     target: str
     versions: list[VersionState]
+    invalid_indexes: list[InvalidIndex] = field(default_factory=list)
+
+    def _with(self, *states: str) -> list[str]:
+        return [v.version for v in self.versions if v.state in states]
 
     @property
     def applied(self) -> list[str]:
-        return [v.version for v in self.versions if v.state == "applied"]
+        return self._with("applied", "edited")
 
     @property
     def pending(self) -> list[str]:
-        return [v.version for v in self.versions if v.state == "pending"]
+        return self._with("pending")
+
+    @property
+    def partial(self) -> list[str]:
+        return self._with("partial")
 
 
 @dataclass
 class RunResult:
-    """What ``migrate`` or ``rollback`` did."""
+    """What ``migrate``, ``rollback`` or ``repair`` did (or, dry, would do)."""
 
-    direction: str  # "apply" | "rollback"
+    direction: str  # "apply" | "rollback" | "repair" | "baseline"
     target: str
     done: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    retries: int = 0
+    sql: str | None = None  # dry run: the exact script
 
 
-def migration_dirs(extra: Sequence[Path] = ()) -> list[Path]:
-    """The shipped migrations folder followed by any extra folders."""
-    return [migrations_dir(), *extra]
+@dataclass
+class VerifyReport:
+    target: str
+    edited: list[str] = field(default_factory=list)
+    rollback_edited: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)  # applied without a checksum
+
+    @property
+    def clean(self) -> bool:
+        return not (self.edited or self.rollback_edited or self.missing or self.pending
+                    or self.partial)
 
 
-def read(dirs: Sequence[Path]) -> Any:
-    """Read the migration files of ``dirs`` with yoyo (a ``MigrationList``)."""
-    from yoyo import read_migrations
+# -- reading state (never writes) ----------------------------------------------------------
 
-    migrations = read_migrations(*(str(d) for d in dirs))
-    for m in migrations:
-        m.load()
-    return migrations
+def _existing(conn: psycopg.Connection[Any]) -> set[str]:
+    row = conn.execute("SELECT to_regclass(%s), to_regclass(%s), to_regclass(%s)",
+                       (YOYO_TABLE, LEDGER, HISTORY)).fetchone()
+    assert row is not None
+    return {name for name, oid in zip((YOYO_TABLE, LEDGER, HISTORY), row, strict=True) if oid}
 
+
+def read_applied(conn: psycopg.Connection[Any]) -> dict[str, AppliedState]:
+    """Applied and half-applied versions, merged from yoyo, the ledger and our history."""
+    tables = _existing(conn)
+    states: dict[str, AppliedState] = {}
+    if YOYO_TABLE in tables:
+        for version, applied_at in conn.execute(
+                "SELECT migration_id, applied_at_utc FROM _yoyo_migration ORDER BY applied_at_utc"):
+            states[version] = AppliedState(version, applied_at, "applied", None, None, 0, None,
+                                           None)
+    if LEDGER in tables:
+        for version, applied_at in conn.execute("SELECT version, applied_at FROM schema_migrations"):
+            if version in states:
+                states[version].applied_at = applied_at
+    if HISTORY in tables:
+        for row in conn.execute(
+                "SELECT version, state, checksum, rollback_checksum, statements_done, "
+                "applied_by, duration_ms, applied_at FROM watoto_migration_history"):
+            version, state, check, rcheck, done, by, ms, at = row
+            entry = states.get(version)
+            if entry is None:
+                if state != "running":
+                    continue  # recorded by us but unmarked by someone else: not applied
+                entry = states[version] = AppliedState(version, at.replace(tzinfo=None), state,
+                                                       None, None, 0, None, None)
+            entry.state = "running" if state == "running" else entry.state
+            entry.checksum, entry.rollback_checksum = check, rcheck
+            entry.statements_done, entry.applied_by, entry.duration_ms = done, by, ms
+    return states
+
+
+def _invalid_indexes(conn: psycopg.Connection[Any]) -> list[InvalidIndex]:
+    return [InvalidIndex(*row) for row in conn.execute(sql_text("engine/invalid_indexes.sql"))]
+
+
+def status(target: Target, extra_dirs: Sequence[Path] = ()) -> StatusReport:
+    """Report every migration: applied, pending, partial, edited or missing. Read-only."""
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    with connect(target) as conn:
+        applied = read_applied(conn)
+        invalid = _invalid_indexes(conn)
+    versions: list[VersionState] = []
+    for f in files:
+        record = applied.pop(f.version, None)
+        if record is None:
+            versions.append(VersionState(f.version, "pending", None, f.transactional))
+            continue
+        state, detail = "applied", None
+        if record.state == "running":
+            state = "partial"
+            detail = f"{record.statements_done} of {len(f.statements)} statements done"
+        elif record.checksum is not None and record.checksum != f.checksum:
+            state, detail = "edited", "file changed since it was applied"
+        versions.append(VersionState(f.version, state, record.applied_at, f.transactional,
+                                     record.applied_by, record.duration_ms, detail))
+    for record in applied.values():
+        versions.append(VersionState(record.version, "missing", record.applied_at, None,
+                                     record.applied_by, record.duration_ms,
+                                     "applied, but no migration file has this version"))
+    return StatusReport(target.display, versions, invalid)
+
+
+def verify(target: Target, extra_dirs: Sequence[Path] = ()) -> VerifyReport:
+    """Compare applied migrations with their files. Read-only; takes no lock."""
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    with connect(target) as conn:
+        applied = read_applied(conn)
+    report = VerifyReport(target.display)
+    known = {f.version for f in files}
+    for f in files:
+        record = applied.get(f.version)
+        if record is None:
+            report.pending.append(f.version)
+        elif record.state == "running":
+            report.partial.append(f.version)
+        elif record.checksum is None:
+            report.unrecorded.append(f.version)
+        else:
+            if record.checksum != f.checksum:
+                report.edited.append(f.version)
+            if record.rollback_checksum != f.rollback_checksum:
+                report.rollback_edited.append(f.version)
+    report.missing = [v for v in applied if v not in known]
+    return report
+
+
+# -- the yoyo backend on our connection --------------------------------------------------
 
 def _backend_class() -> type:
-    """Build the yoyo backend subclass lazily: importing yoyo costs ~70 ms."""
+    """Build the yoyo backend subclass lazily: importing yoyo costs ~40-70 ms."""
     from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
     from yoyo.connections import DatabaseURI
 
     class WatotoBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
-        """yoyo's psycopg 3 backend on our connection, recording atomically."""
+        """yoyo's psycopg 3 backend on our connection; we drive transactions."""
 
         def __init__(self, target: Target) -> None:
             self.target = target
@@ -110,58 +279,222 @@ def _backend_class() -> type:
             # yoyo's lock table only; its transactional-DDL probe is pointless on PostgreSQL.
             self.create_lock_table()
 
-        def _record(self, migration: Any, direction: str) -> None:
-            if direction == "apply":
-                self.mark_one(migration, log=False)
-            else:
-                self.unmark_one(migration, log=False)
-            self.log_migration(migration, direction)
-            cur = self.connection.cursor()
-            exists = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (LEDGER,)).fetchone()
-            if exists and exists[0]:
-                if direction == "apply":
-                    cur.execute(
-                        "INSERT INTO schema_migrations (version) VALUES (%s) "
-                        "ON CONFLICT (version) DO UPDATE SET applied_at = DEFAULT",
-                        (migration.id,),
-                    )
-                else:
-                    cur.execute("DELETE FROM schema_migrations WHERE version = %s",
-                                (migration.id,))
-
-        def _run(self, migration: Any, direction: str) -> None:
-            self.ensure_internal_schema_updated()
-            # yoyo prints the rows of any SELECT in a migration: keep stdout for --json.
-            with redirect_stdout(sys.stderr):
-                self._run_steps(migration, direction)
-
-        def _run_steps(self, migration: Any, direction: str) -> None:
-            try:
-                if migration.use_transactions:
-                    # Steps, ledger row and yoyo's row commit together or not at all.
-                    with self.transaction():
-                        migration.process_steps(self, direction)
-                        self._record(migration, direction)
-                else:
-                    # Statements run one by one in autocommit; recorded only after all
-                    # of them succeeded.
-                    migration.process_steps(self, direction)
-                    with self.transaction():
-                        self._record(migration, direction)
-            except self.DatabaseError as exc:
-                raise MigrationFailed(migration.id, direction, one_line(exc)) from exc
-
-        def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
-            self._run(migration, "apply")
-
-        def rollback_one(self, migration: Any, force: bool = False) -> None:
-            self._run(migration, "rollback")
+        def get_log_data(self, migration: Any = None, operation: str = "apply") -> Any:
+            data = super().get_log_data(migration, operation)
+            data["hostname"] = socket.gethostname()  # getfqdn() can wait on DNS
+            return data
 
     return WatotoBackend
 
 
-def open_backend(target: Target) -> Any:
-    return _backend_class()(target)
+class _Runner:
+    """One run: the backend connection, the run's options and the shared recording logic."""
+
+    def __init__(self, target: Target, options: RunOptions,
+                 on_event: Callable[[str], None] | None) -> None:
+        self.target = target
+        self.options = options
+        self.on_event = on_event or (lambda message: None)
+        self.backend = _backend_class()(target)
+        self.conn: psycopg.Connection[Any] = self.backend.connection
+        self.retries = 0
+        row = self.conn.execute("SELECT current_user, current_setting('server_version_num')::int"
+                                ).fetchone()
+        assert row is not None
+        self.applied_by = f"{row[0]} ({getpass.getuser()}@{socket.gethostname()})"
+        if row[1] >= 140000:
+            # A killed client's transaction is aborted within a second, even mid-statement.
+            self.conn.execute("SET client_connection_check_interval = 1000")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def bootstrap(self) -> None:
+        """Create yoyo's tables and our history table if missing (under the run lock)."""
+        self.backend.init_database()
+        self.backend.ensure_internal_schema_updated()
+        self.conn.execute(sql_text("engine/history.sql"))
+
+    # -- recording ---------------------------------------------------------------------
+    def _record(self, m: MigrationFile, direction: str, started: float) -> None:
+        """Record the outcome; the caller holds the transaction."""
+        cur = self.conn.cursor()
+        if direction == "apply":
+            self.backend.mark_one(m.yoyo, log=False)
+        else:
+            self.backend.unmark_one(m.yoyo, log=False)
+        self.backend.log_migration(m.yoyo, direction)
+        if cur.execute("SELECT to_regclass(%s) IS NOT NULL", (LEDGER,)).fetchone() == (True,):
+            if direction == "apply":
+                cur.execute("INSERT INTO schema_migrations (version) VALUES (%s) "
+                            "ON CONFLICT (version) DO UPDATE SET applied_at = DEFAULT",
+                            (m.version,))
+            else:
+                cur.execute("DELETE FROM schema_migrations WHERE version = %s", (m.version,))
+        if direction == "apply":
+            self._history(m, "applied", len(m.statements), started)
+        else:
+            cur.execute("DELETE FROM watoto_migration_history WHERE version = %s", (m.version,))
+
+    def _history(self, m: MigrationFile, state: str, done: int, started: float | None) -> None:
+        self.conn.execute(
+            """
+            INSERT INTO watoto_migration_history AS h (version, state, checksum,
+                rollback_checksum, transactional, statements_done, applied_by, duration_ms)
+            VALUES (%(v)s, %(state)s, %(c)s, %(rc)s, %(t)s, %(done)s, %(by)s, %(ms)s)
+            ON CONFLICT (version) DO UPDATE SET state = EXCLUDED.state,
+                checksum = EXCLUDED.checksum, rollback_checksum = EXCLUDED.rollback_checksum,
+                statements_done = EXCLUDED.statements_done, applied_by = EXCLUDED.applied_by,
+                duration_ms = coalesce(EXCLUDED.duration_ms, h.duration_ms),
+                applied_at = CASE WHEN EXCLUDED.state = 'applied' THEN now() ELSE h.applied_at END
+            """,
+            {"v": m.version, "state": state, "c": m.checksum, "rc": m.rollback_checksum,
+             "t": m.transactional, "done": done, "by": self.applied_by,
+             "ms": None if started is None else int((time.monotonic() - started) * 1000)})
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, m: MigrationFile, direction: str, resume_from: int = 0) -> None:
+        """Apply or roll back ``m``, retrying when a lock is not granted in time."""
+        attempt = 0
+        while True:
+            monitor = _BlockerMonitor(self.target, self.conn.info.backend_pid) \
+                if attempt > 0 or self.options.retries == 0 else None
+            try:
+                with redirect_stdout(sys.stderr):  # yoyo prints SELECT results
+                    if m.transactional:
+                        self._run_transactional(m, direction)
+                    else:
+                        self._run_autocommit(m, direction, resume_from)
+                return
+            except _LockTimeout as exc:
+                if attempt >= self.options.retries:
+                    blocker = monitor.describe() if monitor else "unknown"
+                    raise MigrationBlocked(m.version, attempt + 1, exc.statement,
+                                           blocker) from None
+                delay = min(self.options.backoff * 2 ** attempt, 10.0)
+                self.on_event(f"{m.version}: lock not granted within "
+                              f"{self.options.settings_for(m)['lock_timeout']}, "
+                              f"retry {attempt + 1}/{self.options.retries} in {delay:g}s")
+                time.sleep(delay)
+                attempt += 1
+                self.retries += 1
+                if not m.transactional:
+                    resume_from = self._statements_done(m)
+            finally:
+                if monitor:
+                    monitor.stop()
+
+    def _set(self, settings: dict[str, str], local: bool) -> None:
+        for name, value in settings.items():
+            self.conn.execute("SELECT set_config(%s, %s, %s)", (name, value, local))
+
+    def _run_transactional(self, m: MigrationFile, direction: str) -> None:
+        started = time.monotonic()
+        try:
+            with self.backend.transaction():
+                self._set(self.options.settings_for(m), local=True)
+                m.yoyo.process_steps(self.backend, direction)
+                self._record(m, direction, started)
+        except self.backend.DatabaseError as exc:
+            if getattr(exc, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise _LockTimeout(_failed_statement(exc)) from exc
+            raise MigrationFailed(m.version, direction, one_line(exc)) from exc
+
+    def _statements_done(self, m: MigrationFile) -> int:
+        row = self.conn.execute(
+            "SELECT statements_done FROM watoto_migration_history WHERE version = %s "
+            "AND state = 'running'", (m.version,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _run_autocommit(self, m: MigrationFile, direction: str, resume_from: int) -> None:
+        from . import concurrent
+
+        import psycopg
+
+        started = time.monotonic()
+        statements = m.statements if direction == "apply" else m.rollback_statements
+        self._set(self.options.settings_for(m), local=False)
+        try:
+            if direction == "apply":
+                self._history(m, "running", resume_from, None)
+            for index in range(resume_from, len(statements)):
+                for statement in concurrent.expand(self.conn, statements[index]):
+                    prepared = concurrent.prepare(self.conn, statement)
+                    if prepared.skip:
+                        self.on_event(f"{m.version}: skipped ({prepared.skip}): {statement}")
+                        continue
+                    for cleanup in prepared.cleanup:
+                        self.on_event(f"{m.version}: cleaning up: {cleanup}")
+                        self._execute(cleanup)
+                    self._execute(statement)
+                if direction == "apply":
+                    self.conn.execute(
+                        "UPDATE watoto_migration_history SET statements_done = %s "
+                        "WHERE version = %s", (index + 1, m.version))
+            with self.backend.transaction():
+                self._record(m, direction, started)
+        except psycopg.Error as exc:
+            if exc.sqlstate == LOCK_NOT_AVAILABLE:
+                raise _LockTimeout(_failed_statement(exc)) from exc
+            raise MigrationFailed(
+                m.version, direction,
+                one_line(exc) + " (statements before it stay applied; `status` shows the "
+                "migration as partial and the next migrate resumes it)",
+                transactional=False) from exc
+        finally:
+            if not self.conn.closed and not self.conn.broken:
+                self.conn.execute("RESET lock_timeout")
+                self.conn.execute("RESET statement_timeout")
+
+    def _execute(self, statement: str) -> None:
+        self.conn.execute(statement)
+
+
+class _LockTimeout(Exception):
+    def __init__(self, statement: str) -> None:
+        super().__init__(statement)
+        self.statement = statement
+
+
+def _failed_statement(exc: BaseException) -> str:
+    query = getattr(getattr(exc, "diag", None), "context", None) or ""
+    return one_line(str(query))[:120] or "?"
+
+
+class _BlockerMonitor:
+    """Watch, from a second session, which sessions block ours (pg_blocking_pids)."""
+
+    def __init__(self, target: Target, pid: int) -> None:
+        self.pid = pid
+        self.seen: list[str] = []
+        self._stop = threading.Event()
+        self._conn = connect(target, application_name="watoto-schema monitor")
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                rows = self._conn.execute(
+                    """
+                    SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), a.usename,
+                           a.state, date_trunc('second', now() - a.xact_start)
+                      FROM pg_stat_activity a
+                     WHERE a.pid = ANY (pg_blocking_pids(%s))
+                    """, (self.pid,)).fetchall()
+            except Exception:
+                return
+            if rows:
+                self.seen = [f"pid {p}, application {app}, user {user}, {state}, "
+                             f"transaction open {age}" for p, app, user, state, age in rows]
+
+    def describe(self) -> str:
+        return "; ".join(self.seen) or "not seen (the blocker may have gone)"
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._conn.close()
 
 
 @contextmanager
@@ -183,7 +516,7 @@ def migration_lock(conn: psycopg.Connection[Any], wait: float) -> Iterator[None]
     try:
         yield
     finally:
-        if not conn.closed:
+        if not conn.closed and not conn.broken:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, LOCK_MIGRATE))
 
 
@@ -191,7 +524,7 @@ def _lock_holder(conn: psycopg.Connection[Any]) -> str:
     row = conn.execute(
         """
         SELECT a.pid, coalesce(nullif(a.application_name, ''), '?'), a.client_addr::text,
-               now() - a.backend_start
+               date_trunc('second', now() - a.backend_start)
           FROM pg_locks l JOIN pg_stat_activity a USING (pid)
          WHERE l.locktype = 'advisory' AND l.granted
            AND l.classid = %s::oid AND l.objid = %s::oid AND l.database = (
@@ -205,114 +538,249 @@ def _lock_holder(conn: psycopg.Connection[Any]) -> str:
     return f"pid {pid}, application {app}, from {addr or 'local socket'}, connected {age}"
 
 
-def _applied(conn: psycopg.Connection[Any]) -> dict[str, datetime | None]:
-    """Applied versions and when, read without creating anything."""
-    row = conn.execute("SELECT to_regclass(%s), to_regclass(%s)", (YOYO_TABLE, LEDGER)).fetchone()
-    if not row or row[0] is None:
-        return {}
-    applied: dict[str, datetime | None] = {
-        r[0]: r[1] for r in conn.execute(
-            "SELECT migration_id, applied_at_utc FROM _yoyo_migration ORDER BY applied_at_utc")
-    }
-    if row[1] is not None:
-        for version, applied_at in conn.execute("SELECT version, applied_at FROM schema_migrations"):
-            if version in applied:
-                applied[version] = applied_at
-    return applied
+# -- planning ------------------------------------------------------------------------------
+
+def _check_history(files: Sequence[MigrationFile], applied: dict[str, AppliedState]) -> None:
+    """Refuse to run when an applied migration was edited or its file is gone."""
+    by_version = {f.version: f for f in files}
+    for version, record in applied.items():
+        f = by_version.get(version)
+        if f is None:
+            raise MigrationMissing(version)
+        if record.state == "applied" and record.checksum and record.checksum != f.checksum:
+            raise MigrationEdited(version, str(f.path), record.checksum, f.checksum)
 
 
-def status(target: Target, extra_dirs: Sequence[Path] = ()) -> StatusReport:
-    """Report every known migration as applied or pending. Read-only; takes no lock."""
-    migrations = read(migration_dirs(extra_dirs))
-    with connect(target) as conn:
-        applied = _applied(conn)
-    versions = [
-        VersionState(
-            version=m.id,
-            state="applied" if m.id in applied else "pending",
-            applied_at=applied.get(m.id),
-            transactional=bool(m.use_transactions),
-            path=m.path,
-        )
-        for m in migrations
-    ]
-    return StatusReport(target=target.display, versions=versions)
+def _to_apply(files: Sequence[MigrationFile], applied: dict[str, AppliedState],
+              to: str | None) -> list[MigrationFile]:
+    wanted = None if to is None else sources.ancestors(files, sources.find(files, to))
+    return [f for f in files
+            if (f.version not in applied or applied[f.version].state == "running")
+            and (wanted is None or f.version in wanted)]
 
 
-def resolve_version(migrations: Any, version: str) -> Any:
-    """Find the migration named ``version`` (its full id, or its unique numeric prefix)."""
-    ids = [m.id for m in migrations]
-    exact = [m for m in migrations if m.id == version]
-    if exact:
-        return exact[0]
-    prefixed = [m for m in migrations if m.id.split("_", 1)[0] == version]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    raise UnknownVersion(version, ids)
+def _to_rollback(files: Sequence[MigrationFile], applied: dict[str, AppliedState],
+                 to: str | None, steps: int | None) -> list[MigrationFile]:
+    keep = set() if to is None else sources.ancestors(files, sources.find(files, to))
+    todo = [f for f in reversed(files) if f.version in applied and f.version not in keep]
+    return todo if steps is None else todo[:steps]
 
+
+def _script(target: Target, files: Sequence[MigrationFile], direction: str,
+            options: RunOptions, conn: psycopg.Connection[Any],
+            applied: dict[str, AppliedState]) -> str:
+    """The exact SQL a run would execute, with transaction boundaries and settings."""
+    from . import concurrent
+
+    out = [f"-- watoto-schema {'migrate' if direction == 'apply' else 'rollback'} --dry-run",
+           f"-- target: {target.display}", "-- the run holds a session-level advisory lock "
+           f"pg_advisory_lock({LOCK_CLASS}, {LOCK_MIGRATE}) throughout", ""]
+    for m in files:
+        settings = options.settings_for(m)
+        statements = m.statements if direction == "apply" else m.rollback_statements
+        ledger = ("INSERT INTO schema_migrations (version) VALUES ({v});" if direction == "apply"
+                  else "DELETE FROM schema_migrations WHERE version = {v};")
+        ledger = ledger.format(v=_literal(m.version))
+        out.append(f"-- {m.version} ({'transactional' if m.transactional else 'non-transactional'}"
+                   f", {direction})")
+        if m.transactional:
+            out.append("BEGIN;")
+            out.extend(f"SET LOCAL {k} = {_literal(v)};" for k, v in settings.items())
+            out.extend(s.rstrip(";") + ";" for s in statements)
+            out.append(ledger)
+            out.append("-- + yoyo's _yoyo_migration/_yoyo_log rows and watoto_migration_history")
+            out.append("COMMIT;")
+        else:
+            out.extend(f"SET {k} = {_literal(v)};" for k, v in settings.items())
+            start = applied[m.version].statements_done if (
+                direction == "apply" and m.version in applied) else 0
+            if start:
+                out.append(f"-- resuming after statement {start}")
+            for statement in statements[start:]:
+                for expanded in concurrent.expand(conn, statement):
+                    prepared = concurrent.prepare(conn, expanded)
+                    if prepared.skip:
+                        out.append(f"-- skipped ({prepared.skip}): {expanded};")
+                        continue
+                    out.extend(c + ";" for c in prepared.cleanup)
+                    out.append(expanded.rstrip(";") + ";")
+            out.append("BEGIN;")
+            out.append(ledger)
+            out.append("-- + yoyo's _yoyo_migration/_yoyo_log rows and watoto_migration_history")
+            out.append("COMMIT;")
+            out.extend(f"RESET {k};" for k in settings)
+        out.append("")
+    if not files:
+        out.append("-- nothing to do")
+    return "\n".join(out) + "\n"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+# -- the operations ----------------------------------------------------------------------
 
 def migrate(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path] = (),
-            lock_wait: float = 60.0) -> RunResult:
-    """Apply pending migrations (up to and including ``to``), each in its own transaction.
+            options: RunOptions | None = None, dry_run: bool = False,
+            on_event: Callable[[str], None] | None = None) -> RunResult:
+    """Apply pending migrations (up to and including ``to``), each on its own.
 
     Idempotent: a second run finds nothing to do. Concurrent runs serialise on the
-    migration lock and apply each migration exactly once.
+    migration lock and apply each migration exactly once. Refuses (exit 3) when an
+    applied migration's file was edited or is gone. ``dry_run`` reads only and returns
+    the script in ``RunResult.sql``.
     """
-    from yoyo.migrations import ancestors
-
-    started = time.monotonic()
-    migrations = read(migration_dirs(extra_dirs))
-    wanted = None
-    if to is not None:
-        goal = resolve_version(migrations, to)
-        wanted = {goal.id} | {m.id for m in ancestors(goal, migrations)}
-    result = RunResult("apply", target.display)
-    backend = open_backend(target)
-    try:
-        with migration_lock(backend.connection, lock_wait):
-            backend.init_database()
-            todo = backend.to_apply(migrations)
-            for m in todo:
-                if wanted is not None and m.id not in wanted:
-                    continue
-                backend.apply_one(m)
-                result.done.append(m.id)
-    finally:
-        backend.connection.close()
-    result.seconds = time.monotonic() - started
-    return result
+    return _operate("apply", target, extra_dirs, options or RunOptions(), dry_run, on_event,
+                    lambda files, applied: _to_apply(files, applied, to))
 
 
 def rollback(target: Target, *, to: str | None = None, steps: int | None = None,
              everything: bool = False, extra_dirs: Sequence[Path] = (),
-             lock_wait: float = 60.0) -> RunResult:
-    """Roll back applied migrations, newest first, each in its own transaction.
+             options: RunOptions | None = None, dry_run: bool = False,
+             on_event: Callable[[str], None] | None = None) -> RunResult:
+    """Roll back applied migrations, newest first, each on its own.
 
     Exactly one of ``to`` (keep that version and what it depends on), ``steps`` (the last
     N applied) or ``everything`` selects what goes.
     """
-    from yoyo.migrations import ancestors
+    if sum((to is not None, steps is not None, everything)) != 1:
+        raise BadConfig("rollback needs exactly one of --to VERSION, --steps N, --all")
+    return _operate("rollback", target, extra_dirs, options or RunOptions(), dry_run, on_event,
+                    lambda files, applied: _to_rollback(files, applied, to, steps))
 
-    if sum(x is not None and x is not False for x in (to, steps, everything or None)) != 1:
-        raise ValueError("rollback needs exactly one of to, steps, everything")
+
+def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options: RunOptions,
+             dry_run: bool, on_event: Callable[[str], None] | None,
+             select: Callable[[list[MigrationFile], dict[str, AppliedState]],
+                              list[MigrationFile]]) -> RunResult:
     started = time.monotonic()
-    migrations = read(migration_dirs(extra_dirs))
-    keep: set[str] = set()
-    if to is not None:
-        goal = resolve_version(migrations, to)
-        keep = {goal.id} | {m.id for m in ancestors(goal, migrations)}
-    result = RunResult("rollback", target.display)
-    backend = open_backend(target)
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    result = RunResult(direction, target.display)
+    if dry_run:
+        with connect(target) as conn:
+            applied = read_applied(conn)
+            _check_history(files, applied)
+            todo = select(files, applied)
+            result.sql = _script(target, todo, direction, options, conn, applied)
+        result.done = [m.version for m in todo]
+        result.seconds = time.monotonic() - started
+        return result
+    runner = _Runner(target, options, on_event)
     try:
-        with migration_lock(backend.connection, lock_wait):
-            backend.init_database()
-            todo = [m for m in backend.to_rollback(migrations) if m.id not in keep]
-            if steps is not None:
-                todo = todo[:steps]
-            for m in todo:
-                backend.rollback_one(m)
-                result.done.append(m.id)
+        with migration_lock(runner.conn, options.lock_wait):
+            runner.bootstrap()
+            applied = read_applied(runner.conn)
+            _check_history(files, applied)
+            for m in select(files, applied):
+                resume = applied[m.version].statements_done if (
+                    direction == "apply" and m.version in applied) else 0
+                runner.run(m, direction, resume)
+                result.done.append(m.version)
     finally:
-        backend.connection.close()
+        runner.close()
+    result.retries = runner.retries
     result.seconds = time.monotonic() - started
     return result
+
+
+def repair(target: Target, *, extra_dirs: Sequence[Path] = (),
+           options: RunOptions | None = None) -> RunResult:
+    """Re-record the checksums of applied migrations whose files changed (after review).
+
+    Also records checksums for migrations applied before checksums were kept. Does not
+    touch partial migrations (``migrate`` resumes them) or missing files.
+    """
+    options = options or RunOptions()
+    started = time.monotonic()
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    result = RunResult("repair", target.display)
+    runner = _Runner(target, options, None)
+    try:
+        with migration_lock(runner.conn, options.lock_wait):
+            runner.bootstrap()
+            applied = read_applied(runner.conn)
+            with runner.backend.transaction():
+                for f in files:
+                    record = applied.get(f.version)
+                    if record is None or record.state != "applied":
+                        continue
+                    if (record.checksum, record.rollback_checksum) != (f.checksum,
+                                                                       f.rollback_checksum):
+                        runner._history(f, "applied", len(f.statements), None)
+                        result.done.append(f.version)
+    finally:
+        runner.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def baseline(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path] = (),
+             options: RunOptions | None = None) -> RunResult:
+    """Adopt a database built by hand: record migrations as applied without running them.
+
+    Only on a database this tool has not migrated yet, and only after checking that every
+    object the migrations create (tables, indexes, views, functions, triggers, constraints,
+    sequences) is present; otherwise refuses (exit 3) naming what is missing.
+    """
+    from . import objects
+
+    options = options or RunOptions()
+    started = time.monotonic()
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    chosen = _to_apply(files, {}, to)
+    result = RunResult("baseline", target.display)
+    runner = _Runner(target, options, None)
+    try:
+        with migration_lock(runner.conn, options.lock_wait):
+            if read_applied(runner.conn):
+                raise Refused("this database already has applied migrations: baseline is only "
+                              "for a database no migration tool has run on (see `status`)")
+            missing = objects.missing(runner.conn, [s for f in chosen for s in f.statements])
+            if missing:
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise Refused("not baselined, objects the migrations create are missing: "
+                              + ", ".join(missing[:5]) + more)
+            runner.bootstrap()
+            with runner.backend.transaction():
+                for f in chosen:
+                    runner._record(f, "apply", started)
+                    result.done.append(f.version)
+    finally:
+        runner.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def new(name: str, folder: Path, extra_dirs: Sequence[Path] = (), *,
+        transactional: bool = True) -> list[Path]:
+    """Write the next numbered migration and its rollback into ``folder`` from templates."""
+    import re
+
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from .resources import data_dir
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,60}", name):
+        raise BadConfig(f"migration name {name!r}: use lower-case letters, digits and _")
+    dirs = sources.migration_dirs(extra_dirs)
+    if folder.resolve() not in [d.resolve() for d in dirs]:
+        dirs.append(folder)
+    files = sources.read(dirs) if folder.is_dir() else sources.read(dirs[:-1])
+    numbers = [int(f.version.split("_", 1)[0]) for f in files
+               if f.version.split("_", 1)[0].isdigit()]
+    version = f"{max(numbers, default=0) + 1:04d}_{name}"
+    depended = {d for f in files for d in f.depends}
+    heads = [f.version for f in files if f.version not in depended]
+    env = Environment(loader=FileSystemLoader(data_dir("sql") / "templates"),
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for template, suffix in (("migration.sql.j2", ".sql"), ("rollback.sql.j2", ".rollback.sql")):
+        path = folder / f"{version}{suffix}"
+        if path.exists():
+            raise Refused(f"{path} already exists")
+        path.write_text(env.get_template(template).render(
+            version=version, depends=heads, transactional=transactional))
+        written.append(path)
+    return written

@@ -22,7 +22,7 @@ class ReportedError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it a class attribute
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.message}", err=True, file=file)
@@ -56,7 +56,8 @@ def _report(ctx: click.Context, message: str, code: int) -> ReportedError:
     return ReportedError(redact(one_line(message), secrets), code)
 
 
-@click.group(cls=WatotoGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=WatotoGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--dsn", metavar="URL", help="Target database (libpq URL or key=value string). "
               "Default: $WATOTO_DATABASE_URL, then libpq's PG* environment / service file.")
 @click.option("--local", "use_local", is_flag=True,
@@ -82,9 +83,9 @@ def cli(ctx: click.Context, dsn: str | None, use_local: bool, extra_dirs: tuple[
 def _register() -> None:
     from . import data, local, migrations
 
-    cli.add_command(migrations.migrate)
-    cli.add_command(migrations.rollback)
-    cli.add_command(migrations.status)
+    for command in (migrations.migrate, migrations.rollback, migrations.status,
+                    migrations.verify, migrations.repair, migrations.baseline, migrations.new):
+        cli.add_command(command)
     cli.add_command(local.local)
     cli.add_command(data.sample_data)
 

@@ -1,25 +1,68 @@
-"""``migrate``, ``rollback`` and ``status``."""
+"""``migrate``, ``rollback``, ``status``, ``verify``, ``repair``, ``baseline`` and ``new``."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .context import AppContext
 
+if TYPE_CHECKING:
+    from ..migrate import RunOptions, RunResult
+
 pass_app = click.make_pass_decorator(AppContext)
+
+
+def _run_options(func: Any) -> Any:
+    """The options shared by every command that takes the migration lock and runs SQL."""
+    options = [
+        click.option("--lock-wait", type=click.FloatRange(min=0), default=60.0,
+                     show_default=True, metavar="SECONDS",
+                     help="How long to wait for another run's migration lock, then exit 3."),
+        click.option("--lock-timeout", default="3s", show_default=True, metavar="DURATION",
+                     help="lock_timeout of each migration (a file's `-- lock_timeout:` wins)."),
+        click.option("--statement-timeout", default="30min", show_default=True,
+                     metavar="DURATION", help="statement_timeout of each migration "
+                     "(a file's `-- statement_timeout:` wins; 0 = none)."),
+        click.option("--retries", type=click.IntRange(min=0), default=5, show_default=True,
+                     help="Retries, with backoff, of a migration whose locks were not granted "
+                     "within lock_timeout; then exit 3 naming the blocking session."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
+             retries: int) -> RunOptions:
+    from ..migrate import RunOptions
+    from ..sources import duration
+
+    return RunOptions(lock_timeout=duration(lock_timeout, "--lock-timeout"),
+                      statement_timeout=duration(statement_timeout, "--statement-timeout"),
+                      retries=retries, lock_wait=lock_wait)
 
 
 @click.command()
 @click.option("--to", "to", metavar="VERSION",
               help="Apply up to and including VERSION (full id or numeric prefix).")
-@click.option("--lock-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              metavar="SECONDS", help="How long to wait for another run's migration lock.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the exact SQL, transaction boundaries and settings; change nothing.")
+@_run_options
 @pass_app
-def migrate(app: AppContext, to: str | None, lock_wait: float) -> None:
-    """Apply pending migrations, each in its own transaction with its schema_migrations row."""
+def migrate(app: AppContext, to: str | None, dry_run: bool, **run: Any) -> None:
+    """Apply pending migrations, each atomically with its schema_migrations row.
+
+    Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
+    or is missing, or when the migration lock or a table lock cannot be had in time.
+    A partially applied non-transactional migration is resumed.
+    """
     from .. import migrate as lib
 
-    result = lib.migrate(app.target(), to=to, extra_dirs=app.extra_dirs, lock_wait=lock_wait)
+    result = lib.migrate(app.target(), to=to, extra_dirs=app.extra_dirs,
+                         options=_options(**run), dry_run=dry_run, on_event=app.out.note)
     _render_run(app, result)
 
 
@@ -28,40 +71,57 @@ def migrate(app: AppContext, to: str | None, lock_wait: float) -> None:
 @click.option("--steps", type=click.IntRange(min=1), metavar="N",
               help="Roll back the last N applied migrations.")
 @click.option("--all", "everything", is_flag=True, help="Roll back every applied migration.")
-@click.option("--lock-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              metavar="SECONDS", help="How long to wait for another run's migration lock.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the exact SQL, transaction boundaries and settings; change nothing.")
+@_run_options
 @pass_app
 def rollback(app: AppContext, to: str | None, steps: int | None, everything: bool,
-             lock_wait: float) -> None:
+             dry_run: bool, **run: Any) -> None:
     """Roll back applied migrations, newest first (exactly one of --to, --steps, --all)."""
     from .. import migrate as lib
 
     if sum((to is not None, steps is not None, everything)) != 1:
         raise click.UsageError("give exactly one of --to VERSION, --steps N, --all")
     result = lib.rollback(app.target(), to=to, steps=steps, everything=everything,
-                          extra_dirs=app.extra_dirs, lock_wait=lock_wait)
+                          extra_dirs=app.extra_dirs, options=_options(**run), dry_run=dry_run,
+                          on_event=app.out.note)
     _render_run(app, result)
 
 
-def _render_run(app: AppContext, result: object) -> None:
-    from ..migrate import RunResult
+_VERBS = {"apply": "applied", "rollback": "rolled back", "repair": "re-recorded",
+          "baseline": "baselined"}
 
-    assert isinstance(result, RunResult)
-    verb = "applied" if result.direction == "apply" else "rolled back"
+
+def _render_run(app: AppContext, result: RunResult) -> None:
+    verb = _VERBS[result.direction]
+    if result.sql is not None:
+        app.out.document({"direction": result.direction, "target": result.target,
+                          "dry_run": True, "versions": result.done, "sql": result.sql})
+        app.out.raw(result.sql)
+        return
     app.out.document({"direction": result.direction, "target": result.target,
-                      verb.replace(" ", "_"): result.done, "seconds": round(result.seconds, 3)})
+                      "dry_run": False, "versions": result.done, "retries": result.retries,
+                      "seconds": round(result.seconds, 3)})
     if not result.done:
-        app.out.line("Nothing to do: the database is already there.")
+        app.out.line("Nothing to do.")
         return
     for version in result.done:
         app.out.line(f"{verb} {version}")
     app.out.line(f"{len(result.done)} migration(s) {verb} in {result.seconds:.2f}s")
 
 
+_COLOURS = {"applied": "green", "pending": "yellow", "partial": "red", "edited": "red",
+            "missing": "red"}
+
+
 @click.command()
 @pass_app
 def status(app: AppContext) -> None:
-    """Show every migration as applied or pending (read-only, never waits on the lock)."""
+    """Show every migration: applied, pending, partial, edited or missing.
+
+    Read-only: creates nothing and never waits on the migration lock. Also lists INVALID
+    indexes (a build still in progress is marked as such).
+    """
     from .. import migrate as lib
 
     report = lib.status(app.target(), extra_dirs=app.extra_dirs)
@@ -69,16 +129,111 @@ def status(app: AppContext) -> None:
         "target": report.target,
         "applied": len(report.applied),
         "pending": len(report.pending),
+        "partial": len(report.partial),
         "versions": [
             {"version": v.version, "state": v.state, "applied_at": v.applied_at,
-             "transactional": v.transactional}
+             "applied_by": v.applied_by, "duration_ms": v.duration_ms,
+             "transactional": v.transactional, "detail": v.detail}
             for v in report.versions
+        ],
+        "invalid_indexes": [
+            {"schema": i.schema, "index": i.index, "table": i.table,
+             "build_in_progress": i.build_in_progress} for i in report.invalid_indexes
         ],
     })
     rows = [
-        [v.version, "[green]applied[/]" if v.state == "applied" else "[yellow]pending[/]",
-         v.applied_at.isoformat(sep=" ", timespec="seconds") if v.applied_at else ""]
+        [v.version, f"[{_COLOURS[v.state]}]{v.state}[/]",
+         v.applied_at.isoformat(sep=" ", timespec="seconds") if v.applied_at else "",
+         v.applied_by or "", v.detail or ""]
         for v in report.versions
     ]
-    app.out.table(f"{report.target}", ["version", "state", "applied_at"], rows)
-    app.out.line(f"{len(report.applied)} applied, {len(report.pending)} pending")
+    app.out.table(report.target, ["version", "state", "applied_at", "applied_by", "note"], rows)
+    for index in report.invalid_indexes:
+        what = "being built" if index.build_in_progress else "INVALID (a failed build)"
+        app.out.line(f"index {index.schema}.{index.index} on {index.table}: {what}")
+    summary = f"{len(report.applied)} applied, {len(report.pending)} pending"
+    if report.partial:
+        summary += f", {len(report.partial)} partially applied (run migrate to resume)"
+    app.out.line(summary)
+
+
+@click.command()
+@pass_app
+def verify(app: AppContext) -> None:
+    """Compare applied migrations with their files (read-only; exit 2 when anything is off).
+
+    Lists applied migrations whose file (or rollback file) changed, applied migrations whose
+    file is gone, partially applied ones, and files not yet applied. Whitespace-only edits
+    do not count.
+    """
+    from .. import migrate as lib
+    from ..errors import EXIT_DIFFERENCES
+
+    report = lib.verify(app.target(), extra_dirs=app.extra_dirs)
+    groups = {"edited": report.edited, "rollback_edited": report.rollback_edited,
+              "missing": report.missing, "partial": report.partial,
+              "pending": report.pending, "unrecorded": report.unrecorded}
+    app.out.document({"target": report.target, "clean": report.clean, **groups})
+    labels = {"edited": "applied, file edited since", "rollback_edited": "rollback file edited",
+              "missing": "applied, file gone", "partial": "partially applied",
+              "pending": "not applied yet", "unrecorded": "applied without a checksum "
+              "(run repair to record one)"}
+    for key, versions in groups.items():
+        for version in versions:
+            app.out.line(f"{version}: {labels[key]}")
+    app.out.line("in sync: every applied migration matches its file" if report.clean
+                 else "differences found")
+    if not report.clean:
+        raise click.exceptions.Exit(EXIT_DIFFERENCES)
+
+
+@click.command()
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="SECONDS", help="How long to wait for another run's migration lock.")
+@pass_app
+def repair(app: AppContext, lock_wait: float) -> None:
+    """Accept reviewed edits: re-record the checksums of applied migrations' files."""
+    from .. import migrate as lib
+
+    result = lib.repair(app.target(), extra_dirs=app.extra_dirs,
+                        options=lib.RunOptions(lock_wait=lock_wait))
+    _render_run(app, result)
+
+
+@click.command()
+@click.option("--to", "to", metavar="VERSION",
+              help="Baseline up to and including VERSION (default: every migration).")
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="SECONDS", help="How long to wait for another run's migration lock.")
+@pass_app
+def baseline(app: AppContext, to: str | None, lock_wait: float) -> None:
+    """Adopt a hand-built database: record migrations as applied without running them.
+
+    Checks first that every object those migrations create is present; refuses (exit 3)
+    otherwise, or when the database already has applied migrations.
+    """
+    from .. import migrate as lib
+
+    result = lib.baseline(app.target(), to=to, extra_dirs=app.extra_dirs,
+                          options=lib.RunOptions(lock_wait=lock_wait))
+    _render_run(app, result)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write into (default: the last --migrations folder, else "
+              "./migrations).")
+@click.option("--non-transactional", is_flag=True,
+              help="For CREATE/DROP/REINDEX ... CONCURRENTLY (`-- transactional: false`).")
+@pass_app
+def new(app: AppContext, name: str, folder: Path | None, non_transactional: bool) -> None:
+    """Scaffold the next numbered migration NAME and its rollback file."""
+    from .. import migrate as lib
+
+    if folder is None:
+        folder = app.extra_dirs[-1] if app.extra_dirs else Path("migrations")
+    written = lib.new(name, folder, app.extra_dirs, transactional=not non_transactional)
+    app.out.document({"files": [str(p) for p in written]})
+    for path in written:
+        app.out.line(f"created {path}")

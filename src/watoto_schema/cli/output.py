@@ -42,9 +42,14 @@ class Output:
         if not self.as_json:
             self.console.print(text)
 
+    def raw(self, text: str) -> None:
+        """Text printed exactly as it is (generated SQL), never through rich markup."""
+        if not self.as_json:
+            sys.stdout.write(text)
+
     def note(self, text: str) -> None:
         """A remark for a person, on stderr (also in --json mode)."""
-        self.err.print(text)
+        self.err.print(text, markup=False)
 
     def table(self, title: str | None, columns: list[str], rows: list[list[str]]) -> None:
         if self.as_json:

@@ -18,22 +18,23 @@ Global options (`--dsn`, `--local`, `--migrations`, `--json`, `--debug`) go befo
 """
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    found = [(path, command)]
+def _walk(command: click.Command, name: str,
+          parent: click.Context | None) -> list[tuple[str, str]]:
+    """(command path, help text) of ``command`` and every command below it."""
+    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=100,
+                        **command.context_settings)
+    found = [(ctx.command_path, command.get_help(ctx))]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found.extend(_walk(command.commands[name], [*path, name]))
+        for sub in sorted(command.commands):
+            found.extend(_walk(command.commands[sub], sub, ctx))
     return found
 
 
 def render() -> str:
     """Return the Markdown reference of every command."""
     parts = [HEADER]
-    for path, command in _walk(cli, ["watoto-schema"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=100,
-                           max_content_width=100) as ctx:
-            text = command.get_help(ctx)
-        parts.append(f"## `{' '.join(path)}`\n\n```text\n{text}\n```\n")
+    for path, text in _walk(cli, "watoto-schema", None):
+        parts.append(f"## `{path}`\n\n```text\n{text}\n```\n")
     return "\n".join(parts)
 
 
