@@ -175,7 +175,8 @@ class LocalCluster:
         socket_dir = self._prepare_dirs(user)
         if not self.initialized:
             args = [str(bindir / "initdb"), "-D", str(self.datadir), "-U", SUPERUSER,
-                    "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"]
+                    "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8",
+                    "--locale=C.UTF-8"]
             if not self.fsync:
                 args.append("--no-sync")
             self._run(args, user)
