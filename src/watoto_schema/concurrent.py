@@ -14,6 +14,7 @@ module, using PostgreSQL's own parser (pglast):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ class Prepared:
     cleanup: list[str] = field(default_factory=list)  # run first, each in autocommit
 
 
-def _parse(statement: str) -> Any | None:
+def _parse(statement: str) -> Any:
     from pglast import parse_sql
     from pglast.parser import ParseError
 
@@ -49,11 +50,18 @@ def _deparse(node: Any) -> str:
     return str(RawStream()(node))
 
 
-def _qualified(schema: str | None, name: str) -> str:
-    from psycopg import sql
+def _quote(name: str) -> str:
+    """Quote an identifier the way PostgreSQL's own deparser would: only when needed."""
+    from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
-    ident = sql.Identifier(schema, name) if schema else sql.Identifier(name)
-    return ident.as_string(None)
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) and name not in RESERVED_KEYWORDS \
+            and name not in TYPE_FUNC_NAME_KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(schema: str | None, name: str) -> str:
+    return f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name)
 
 
 def _regclass(conn: psycopg.Connection[Any], schema: str | None, name: str) -> int | None:

@@ -179,7 +179,8 @@ def read_applied(conn: psycopg.Connection[Any]) -> dict[str, AppliedState]:
             states[version] = AppliedState(version, applied_at, "applied", None, None, 0, None,
                                            None)
     if LEDGER in tables:
-        for version, applied_at in conn.execute("SELECT version, applied_at FROM schema_migrations"):
+        ledger = conn.execute("SELECT version, applied_at FROM schema_migrations")
+        for version, applied_at in ledger:
             if version in states:
                 states[version].applied_at = applied_at
     if HISTORY in tables:
@@ -407,9 +408,9 @@ class _Runner:
         return int(row[0]) if row else 0
 
     def _run_autocommit(self, m: MigrationFile, direction: str, resume_from: int) -> None:
-        from . import concurrent
-
         import psycopg
+
+        from . import concurrent
 
         started = time.monotonic()
         statements = m.statements if direction == "apply" else m.rollback_statements

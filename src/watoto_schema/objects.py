@@ -49,7 +49,7 @@ def created(statements: Iterable[str]) -> list[tuple[str, str | None, str, str |
                 found.append(("extension", None, node.extname, None))
             elif kind == "AlterTableStmt":
                 for cmd in node.cmds:
-                    definition = getattr(cmd, "def_", None)
+                    definition: Any = getattr(cmd, "def_", None)
                     if type(definition).__name__ == "Constraint" and definition.conname:
                         found.append(("constraint", node.relation.schemaname,
                                       definition.conname, node.relation.relname))

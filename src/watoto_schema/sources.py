@@ -48,7 +48,7 @@ def checksum(text: str) -> str:
     from sqlparse import lexer, tokens
 
     parts: list[str] = []
-    for ttype, value in lexer.tokenize(text):
+    for ttype, value in lexer.tokenize(text):  # type: ignore[no-untyped-call]
         if ttype in tokens.Whitespace or ttype in tokens.Newline:
             continue
         if ttype in tokens.Comment:

@@ -52,7 +52,7 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
               help="Print the exact SQL, transaction boundaries and settings; change nothing.")
 @_run_options
 @pass_app
-def migrate(app: AppContext, to: str | None, dry_run: bool, **run: Any) -> None:
+def migrate(app: AppContext, /, to: str | None, dry_run: bool, **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
@@ -75,7 +75,7 @@ def migrate(app: AppContext, to: str | None, dry_run: bool, **run: Any) -> None:
               help="Print the exact SQL, transaction boundaries and settings; change nothing.")
 @_run_options
 @pass_app
-def rollback(app: AppContext, to: str | None, steps: int | None, everything: bool,
+def rollback(app: AppContext, /, to: str | None, steps: int | None, everything: bool,
              dry_run: bool, **run: Any) -> None:
     """Roll back applied migrations, newest first (exactly one of --to, --steps, --all)."""
     from .. import migrate as lib
