@@ -58,6 +58,9 @@ def test_checksum_ignores_whitespace_but_not_tokens_literals_or_comments() -> No
     assert checksum(base) != checksum(base.replace("int", "bigint"))
     assert checksum(base) != checksum(base.replace("'x  y'", "'x y'"))
     assert checksum(base) != checksum(base.replace("note", "other note"))
+    assert checksum("SELECT f(1)") == checksum("SELECT f ( 1 )")
+    body = "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS $fn$ SELECT  1 $fn$;"
+    assert checksum(body) != checksum(body.replace("SELECT  1", "SELECT 2"))
 
 
 def test_edited_migration_is_found_refused_and_repaired(db: Target, tmp_path: Path) -> None:

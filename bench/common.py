@@ -1,0 +1,63 @@
+"""Shared helpers for the benchmarks: a throwaway cluster and whole-process timing."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from watoto_schema.local import LocalCluster
+
+BIN = Path(sys.executable).parent
+
+
+@contextmanager
+def cluster() -> Iterator[LocalCluster]:
+    """A throwaway cluster (fsync on, as a real server would run) for one benchmark run."""
+    root = Path(tempfile.mkdtemp(prefix="watoto-bench-"))
+    os.chmod(root, 0o755)
+    pg = LocalCluster(root / "cluster")
+    pg.start(dbname="postgres")
+    try:
+        yield pg
+    finally:
+        pg.destroy()
+        os.rmdir(root)
+
+
+def fresh_db(pg: LocalCluster, name: str) -> str:
+    """Drop and recreate database ``name``; return its URL."""
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return pg.url(name)
+
+
+def timed(cmd: Sequence[str], env: dict[str, str] | None = None) -> float:
+    """Wall-clock seconds of one whole process; fails loudly if the process fails."""
+    started = time.perf_counter()
+    proc = subprocess.run(list(cmd), capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {cmd[0]}: {proc.stderr.strip()[-400:]}")
+    return elapsed
+
+
+def median_ms(samples: Sequence[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def row(label: str, value_ms: float, reference_ms: float | None = None,
+        note: str = "") -> str:
+    ratio = f"{value_ms / reference_ms:6.2f}x" if reference_ms else "       "
+    return f"  {label:<44} {value_ms:9.1f} ms  {ratio}  {note}"
