@@ -33,9 +33,10 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
+# Benchmarks print figures and ratios against a reference measured in the same run.
+BENCHES := $(sort $(wildcard bench/*_speed.py))
 bench: install
-	$(BIN)/python -m pytest -m slow -q
-	@for script in bench/*.py; do [ -f "$$script" ] && $(BIN)/python "$$script" || true; done
+	@set -e; for script in $(BENCHES); do echo "== $$script"; $(BIN)/python "$$script"; done
 
 docs: install
 	$(BIN)/python -m watoto_schema.cli.reference > docs/cli.md
