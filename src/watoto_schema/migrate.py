@@ -311,10 +311,19 @@ class _Runner:
         self.conn.close()
 
     def bootstrap(self) -> None:
-        """Create yoyo's tables and our history table if missing (under the run lock)."""
-        self.backend.init_database()
-        self.backend.ensure_internal_schema_updated()
-        self.conn.execute(sql_text("engine/history.sql"))
+        """Create yoyo's tables and our history table if missing, in one transaction.
+
+        The caller holds the migration lock, so yoyo's own lock row is not needed here.
+        """
+        from yoyo import internalmigrations
+
+        with self.backend.transaction():
+            if self.conn.execute("SELECT to_regclass('yoyo_lock')").fetchone() == (None,):
+                self.backend.create_lock_table()
+            if internalmigrations.needs_upgrading(self.backend):
+                internalmigrations.upgrade(self.backend)
+            self.conn.execute(sql_text("engine/history.sql"))
+        self.backend._internal_schema_updated = True
 
     # -- recording ---------------------------------------------------------------------
     def _record(self, m: MigrationFile, direction: str, started: float) -> None:
