@@ -60,9 +60,17 @@ BEGIN
          WHERE id = NEW.id;
         RETURN NULL;
     END IF;
-    -- An UPDATE that moves a row to another partition arrives here as an INSERT, and its
-    -- key row still names the old (id, enrolled_at), which no longer exists: re-point it
-    -- (UPDATE, never DELETE, which would cascade to module_progress).
+    -- The common case, a new enrollment: one index insert per key. A concurrent inserter
+    -- of the same key makes this wait for its outcome, as a unique constraint would.
+    INSERT INTO enrollment_keys (id, student_id, course_id, enrolled_at)
+    VALUES (NEW.id, NEW.student_id, NEW.course_id, NEW.enrolled_at)
+    ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    -- A key exists. An UPDATE that moved this row to another partition arrives here as an
+    -- INSERT, and its key row still names the old (id, enrolled_at), which no longer
+    -- exists: re-point it (UPDATE, never DELETE, which would cascade to module_progress).
     UPDATE enrollment_keys k
        SET id = NEW.id, student_id = NEW.student_id, course_id = NEW.course_id,
            enrolled_at = NEW.enrolled_at
@@ -72,24 +80,27 @@ BEGIN
     IF FOUND THEN
         RETURN NULL;
     END IF;
-    INSERT INTO enrollment_keys (id, student_id, course_id, enrolled_at)
-    VALUES (NEW.id, NEW.student_id, NEW.course_id, NEW.enrolled_at)
-    ON CONFLICT (id) DO NOTHING;
-    IF NOT FOUND THEN
-        -- Either the foreign key's ON UPDATE CASCADE already re-pointed this row's key
-        -- (a moved row), or another enrollment in another partition has this id.
-        SELECT * INTO existing FROM enrollment_keys WHERE id = NEW.id;
-        IF existing.enrolled_at IS DISTINCT FROM NEW.enrolled_at
-           OR existing.student_id IS DISTINCT FROM NEW.student_id
-           OR existing.course_id IS DISTINCT FROM NEW.course_id THEN
-            RAISE EXCEPTION 'duplicate key value violates unique constraint "enrollment_keys_pkey"'
-                USING ERRCODE = 'unique_violation',
-                      DETAIL = format('Key (id)=(%s) already exists.', NEW.id),
-                      CONSTRAINT = 'enrollment_keys_pkey',
-                      TABLE = 'enrollment_keys';
-        END IF;
+    -- The foreign key's ON UPDATE CASCADE may already have re-pointed it.
+    SELECT * INTO existing FROM enrollment_keys WHERE id = NEW.id;
+    IF FOUND AND existing.enrolled_at = NEW.enrolled_at
+       AND existing.student_id = NEW.student_id AND existing.course_id = NEW.course_id THEN
+        RETURN NULL;
     END IF;
-    RETURN NULL;
+    -- A real duplicate: report it as the unique constraint would.
+    IF EXISTS (SELECT 1 FROM enrollment_keys
+                WHERE student_id = NEW.student_id AND course_id = NEW.course_id) THEN
+        RAISE EXCEPTION 'duplicate key value violates unique constraint "idx_enrollments_student_course"'
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = format('Key (student_id, course_id)=(%s, %s) already exists.',
+                                  NEW.student_id, NEW.course_id),
+                  CONSTRAINT = 'idx_enrollments_student_course',
+                  TABLE = 'enrollment_keys';
+    END IF;
+    RAISE EXCEPTION 'duplicate key value violates unique constraint "enrollment_keys_pkey"'
+        USING ERRCODE = 'unique_violation',
+              DETAIL = format('Key (id)=(%s) already exists.', NEW.id),
+              CONSTRAINT = 'enrollment_keys_pkey',
+              TABLE = 'enrollment_keys';
 END
 $$;
 

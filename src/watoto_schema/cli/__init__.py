@@ -40,7 +40,12 @@ class WatotoGroup(click.Group):
             raise _report(ctx, str(exc), exc.exit_code) from exc
         except KeyboardInterrupt as exc:
             raise _report(ctx, "interrupted", 130) from exc
-        except Exception as exc:  # a bug: still one line unless --debug
+        except Exception as exc:
+            import psycopg
+
+            if isinstance(exc, psycopg.Error):  # the server said no: its message, one line
+                raise _report(ctx, f"database error: {exc}", EXIT_ERROR) from exc
+            # a bug: still one line unless --debug
             raise _report(ctx, f"internal error: {type(exc).__name__}: {exc}", EXIT_ERROR) from exc
 
 
