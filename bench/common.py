@@ -37,8 +37,9 @@ def cluster() -> Iterator[LocalCluster]:
 def fresh_db(pg: LocalCluster, name: str) -> str:
     """Drop and recreate database ``name``; return its URL."""
     with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        ident = sql.Identifier(name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
     return pg.url(name)
 
 
