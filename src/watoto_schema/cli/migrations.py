@@ -147,7 +147,10 @@ def status(app: AppContext) -> None:
          v.applied_by or "", v.detail or ""]
         for v in report.versions
     ]
-    app.out.table(report.target, ["version", "state", "applied_at", "applied_by", "note"], rows)
+    columns = ["version", "state", "applied_at", "applied_by", "note"]
+    if not any(v.detail for v in report.versions):
+        columns, rows = columns[:-1], [r[:-1] for r in rows]
+    app.out.table(report.target, columns, rows)
     for index in report.invalid_indexes:
         what = "being built" if index.build_in_progress else "INVALID (a failed build)"
         app.out.line(f"index {index.schema}.{index.index} on {index.table}: {what}")

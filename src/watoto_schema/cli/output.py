@@ -30,7 +30,9 @@ class Output:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
-        self.console = Console(highlight=False, soft_wrap=True)
+        # Piped output (CI logs, cron mail) gets room for a table instead of rich's 80 columns.
+        width = None if sys.stdout.isatty() else 132
+        self.console = Console(highlight=False, soft_wrap=True, width=width)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def document(self, doc: dict[str, Any]) -> None:
@@ -55,8 +57,8 @@ class Output:
         if self.as_json:
             return
         table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(column)
+        for index, column in enumerate(columns):
+            table.add_column(column, no_wrap=index == 0)
         for row in rows:
             table.add_row(*row)
         self.console.print(table)
