@@ -33,7 +33,8 @@ def main() -> None:
         for f in files) + "\n")
     psql = str(Path(sys.executable).parent / "psql")
     psql = psql if Path(psql).exists() else "psql"
-    ours, plain_psql, yoyo, help_times, status_times, python_times = [], [], [], [], [], []
+    ours, plain_psql, yoyo, help_times, status_times, python_times, floor = ([] for _ in range(7))
+    imports = "import click, psycopg, yoyo"
     with cluster() as pg:
         bindir = Path(pg._state().bindir)  # type: ignore[union-attr]
         psql = str(bindir / "psql")
@@ -50,6 +51,7 @@ def main() -> None:
                                "--database", yoyo_url, str(sources.migration_dirs()[0])]))
             help_times.append(timed([str(BIN / "watoto-schema"), "--help"]))
             python_times.append(timed([sys.executable, "-c", "pass"]))
+            floor.append(timed([sys.executable, "-c", imports]))
 
     psql_ms = median_ms(plain_psql)
     ours_ms = median_ms(ours)
@@ -60,6 +62,8 @@ def main() -> None:
     print(row("watoto-schema migrate", ours_ms, psql_ms, "target <= 2.00x"))
     print(row("yoyo apply (same files)", yoyo_ms, psql_ms))
     print(f"  watoto-schema / yoyo: {ours_ms / yoyo_ms:.2f}x (target < 1.00x)")
+    print(row(f"python -c '{imports}'", median_ms(floor), psql_ms,
+              "floor: the stack's imports alone"))
     python_ms = median_ms(python_times)
     print("start-up (ratio against `python -c pass`)")
     print(row("python -c pass", python_ms, python_ms, "reference"))
