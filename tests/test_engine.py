@@ -416,7 +416,7 @@ def test_baseline_refuses_when_objects_are_missing(empty_db: Target) -> None:
     assert q(empty_db, "SELECT to_regclass('_yoyo_migration')") == [(None,)]
 
 
-def snapshot_of(target: Target) -> list[tuple[str, str, str]]:
+def snapshot_of(target: Target) -> list[Any]:
     with psycopg.connect(target.conninfo, autocommit=True) as conn:
         return snapshot(conn)
 

@@ -18,7 +18,7 @@ from watoto_schema.target import Target
 SHIPPED = sorted(p.stem for p in migrations_dir().glob("*.sql") if not p.stem.endswith(".rollback"))
 
 
-def _snap(target: Target) -> list[tuple[str, str, str]]:
+def _snap(target: Target) -> list[Any]:
     with psycopg.connect(target.conninfo, autocommit=True) as conn:
         return snapshot(conn)
 

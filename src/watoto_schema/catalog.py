@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .resources import sql_text
 
 
-def snapshot(conn: Any) -> list[tuple[str, str, str]]:
-    """Return every schema object as ``(kind, name, definition)``, sorted.
+class SchemaObject(NamedTuple):
+    """One catalog fact: ``kind`` of thing, the ``object`` it belongs to, its ``name``, and
+    its ``definition`` as PostgreSQL's own deparser prints it."""
 
-    Covers tables (kind, partition key and bounds), columns, constraints, indexes (with
-    validity), views, triggers, functions, sequences and extensions; yoyo's own tables are
-    left out. Two databases with equal snapshots have the same schema.
+    kind: str
+    object: str
+    name: str
+    definition: str
+
+
+def snapshot(conn: Any, *, privileges: bool = False) -> list[SchemaObject]:
+    """Return every schema object of the connected database, sorted.
+
+    Covers schemas, tables (persistence, partition key), partitions (bounds), columns (type,
+    collation, NOT NULL, default, identity, generated), constraints (by definition, with
+    validity), indexes (with validity), view definitions, triggers (with enabled state),
+    functions, sequences and extensions; with ``privileges``, owners and grants too. The
+    migration engine's own tables are left out. Equal snapshots mean equal schemas.
     """
-    rows = conn.execute(sql_text("catalog/objects.sql")).fetchall()
-    return [(str(k), str(n), str(d)) for k, n, d in rows]
+    rows = [SchemaObject(*map(str, row))
+            for row in conn.execute(sql_text("catalog/objects.sql")).fetchall()]
+    if privileges:
+        rows += [SchemaObject(*map(str, row))
+                 for row in conn.execute(sql_text("catalog/privileges.sql")).fetchall()]
+    return sorted(rows)

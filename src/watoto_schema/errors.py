@@ -101,6 +101,15 @@ class LockNotAcquired(WatotoError):
         )
 
 
+class NotMigrated(WatotoError):
+    """The database has no applied migrations: there is nothing to compare with."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        super().__init__(f"{target} has no applied migrations: run `migrate` (or `baseline` "
+                         "for a database built by hand) before checking drift")
+
+
 class LocalClusterError(WatotoError):
     """The embedded local PostgreSQL cluster could not be set up, started or reached."""
 

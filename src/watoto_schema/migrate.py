@@ -645,6 +645,18 @@ def migrate(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path]
                     lambda files, applied: _to_apply(files, applied, to))
 
 
+def apply_versions(target: Target, versions: Sequence[str],
+                   extra_dirs: Sequence[Path] = ()) -> RunResult:
+    """Apply exactly ``versions`` (and nothing else) to a database, in dependency order.
+
+    Used to build the expected schema of a database that has applied those versions.
+    """
+    wanted = set(versions)
+    return _operate("apply", target, extra_dirs, RunOptions(), False, None,
+                    lambda files, applied: [f for f in files
+                                            if f.version in wanted and f.version not in applied])
+
+
 def rollback(target: Target, *, to: str | None = None, steps: int | None = None,
              everything: bool = False, extra_dirs: Sequence[Path] = (),
              options: RunOptions | None = None, dry_run: bool = False,

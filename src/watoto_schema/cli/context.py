@@ -37,13 +37,23 @@ class AppContext:
 
     def target(self) -> Target:
         """The database to work on, by precedence --local / --dsn / env / libpq env."""
-        from ..target import Target, password_of, resolve
+        from ..target import Target, resolve
 
         if self.use_local:
             from ..local import default_cluster
 
             return Target(default_cluster().require_running(), "--local")
-        target = resolve(self.dsn)
+        return self._remember(resolve(self.dsn))
+
+    def other_target(self, dsn: str, source: str) -> Target:
+        """A further database named on the command line (e.g. ``drift --against``)."""
+        from ..target import Target
+
+        return self._remember(Target(dsn, source))
+
+    def _remember(self, target: Target) -> Target:
+        from ..target import password_of
+
         secret = password_of(target.conninfo)
         if secret:
             _SECRETS.append(secret)

@@ -1,0 +1,78 @@
+"""``drift``: how live databases differ from what their migrations say."""
+
+from __future__ import annotations
+
+import click
+
+from .context import AppContext
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.command()
+@click.option("--against", multiple=True, metavar="DSN",
+              help="Also compare this database (e.g. a read replica) with the same expected "
+              "schema (repeatable).")
+@click.option("--sql", "as_sql", is_flag=True,
+              help="Print a script that fixes the safe subset; destructive fixes commented out.")
+@click.option("--privileges", is_flag=True, help="Compare owners and grants too.")
+@click.option("--no-cache", is_flag=True,
+              help="Rebuild the expected schema even if a cached copy exists.")
+@pass_app
+def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: bool,
+          no_cache: bool) -> None:
+    """Compare the database with the schema its applied migrations build (exit 2 on drift).
+
+    The expected schema is built in a scratch database on the same server (or a throwaway
+    embedded cluster when the server refuses CREATE DATABASE) and cached by the migrations'
+    checksums. Partitions that follow the pattern of the migrated ones are not drift.
+    """
+    from .. import drift as lib
+    from ..drift_fix import fix_sql
+    from ..errors import EXIT_DIFFERENCES
+
+    reports = lib.drift(app.target(), against=[app.other_target(d, "--against")
+                                               for d in against],
+                        extra_dirs=app.extra_dirs, privileges=privileges,
+                        use_cache=not no_cache)
+    in_sync = all(r.in_sync for r in reports)
+    if as_sql:
+        scripts = [fix_sql(r) for r in reports]
+        app.out.document({"in_sync": in_sync, "scripts": scripts})
+        app.out.raw("\n".join(scripts))
+    else:
+        app.out.document({"in_sync": in_sync, "reports": [r.as_dict() for r in reports]})
+        for report in reports:
+            _render(app, report)
+    if not in_sync:
+        raise click.exceptions.Exit(EXIT_DIFFERENCES)
+
+
+def _render(app: AppContext, report: object) -> None:
+    from rich.markup import escape
+
+    from ..drift import DriftReport
+
+    assert isinstance(report, DriftReport)
+    app.out.line(f"[bold]{escape(report.target)}[/]: "
+                 + ("[green]in sync[/]" if report.in_sync
+                    else f"[red]{len(report.differences)} difference(s)[/]")
+                 + f" (expected schema of {len(report.versions)} applied migrations, "
+                 f"from {escape(report.expected_from)})")
+    for name in report.policy_partitions:
+        app.out.line(f"  partition {escape(name)} follows the partition pattern: not drift")
+    current = None
+    for d in sorted(report.differences, key=lambda d: (d.object, d.kind, d.name)):
+        if d.object != current:
+            current = d.object
+            app.out.line(f"  [bold]{escape(d.object)}[/]")
+        app.out.line(f"    {d.change:<10} {d.kind} {escape(d.name)}")
+        if d.change in ("different", "missing") and d.expected:
+            app.out.line(f"      expected: {escape(_short(d.expected))}")
+        if d.change in ("different", "unexpected", "renamed") and d.actual:
+            app.out.line(f"      actual:   {escape(_short(d.actual))}")
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= 160 else flat[:157] + "..."

@@ -1,0 +1,337 @@
+"""Drift detection: how a live database differs from what its migrations say.
+
+The expected schema is built for real: the migrations the target has applied (shipped and
+``--migrations`` folders) run into a scratch database on the same server (or, when the
+server refuses ``CREATE DATABASE``, e.g. a read replica, into a throwaway embedded
+cluster); then both sides are read from the catalog (``catalog.snapshot``) and compared.
+A built expected schema is cached by the applied migrations' checksums and the server
+version, so the next check of a database at the same version only reads the catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__, sources
+from .catalog import SchemaObject, snapshot
+from .errors import NotMigrated
+from .resources import sql_text
+from .target import Target, connect
+
+CACHE_ENV = "WATOTO_CACHE_DIR"
+
+
+@dataclass
+class Difference:
+    """One way the live schema differs from the expected one."""
+
+    object: str  # what the report groups by: a table, view, function, ...
+    kind: str  # column, constraint, index, view definition, trigger, migration, ...
+    name: str
+    change: str  # missing | unexpected | different | renamed
+    expected: str | None = None
+    actual: str | None = None
+
+
+@dataclass
+class DriftReport:
+    target: str
+    expected_from: str  # how the expected schema was obtained
+    versions: list[str]  # the applied versions it was built from
+    differences: list[Difference] = field(default_factory=list)
+    policy_partitions: list[str] = field(default_factory=list)  # extra, but per the policy
+    # expected relations and what they are ("table", "partitioned table", "view", ...)
+    relations: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.differences
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        del doc["relations"]
+        doc["in_sync"] = self.in_sync
+        return doc
+
+
+# -- building the expected schema ----------------------------------------------------------
+
+def _cache_dir() -> Path:
+    base = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "watoto-schema")
+    return Path(base)
+
+
+def _cache_key(server_version: int, files: Sequence[sources.MigrationFile],
+               privileges: bool) -> str:
+    material = json.dumps({
+        "tool": __version__, "server": server_version, "privileges": privileges,
+        "queries": [sql_text("catalog/objects.sql"), sql_text("catalog/privileges.sql")],
+        "migrations": [(f.version, f.checksum) for f in files],
+    })
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def _scratch_on_server(conn: Any, target: Target, versions: Sequence[str],
+                       extra_dirs: Sequence[Path], privileges: bool) -> list[SchemaObject]:
+    """Build the expected schema in a temporary database on the target's server."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    from .migrate import apply_versions
+
+    name = f"watoto_drift_{os.getpid()}_{secrets.token_hex(4)}"
+    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        scratch = Target(make_conninfo(target.conninfo, dbname=name), "scratch")
+        apply_versions(scratch, versions, extra_dirs)
+        with psycopg.connect(scratch.conninfo, autocommit=True) as scratch_conn:
+            return snapshot(scratch_conn, privileges=privileges)
+    finally:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+def _scratch_in_local_cluster(versions: Sequence[str], extra_dirs: Sequence[Path],
+                              privileges: bool) -> list[SchemaObject]:
+    """Build the expected schema in a throwaway embedded cluster (slower, ~2 s)."""
+    import psycopg
+
+    from .local import LocalCluster
+    from .migrate import apply_versions
+
+    root = Path(tempfile.mkdtemp(prefix="watoto-drift-"))
+    os.chmod(root, 0o755)
+    cluster = LocalCluster(root / "cluster", fsync=False)
+    try:
+        cluster.start(dbname="expected")
+        scratch = Target(cluster.url("expected"), "embedded scratch cluster")
+        apply_versions(scratch, versions, extra_dirs)
+        with psycopg.connect(scratch.conninfo, autocommit=True) as conn:
+            return snapshot(conn, privileges=privileges)
+    finally:
+        cluster.destroy()
+        os.rmdir(root)
+
+
+def expected_schema(target: Target, conn: Any, files: Sequence[sources.MigrationFile],
+                    versions: Sequence[str], extra_dirs: Sequence[Path], *,
+                    privileges: bool = False, use_cache: bool = True
+                    ) -> tuple[list[SchemaObject], str]:
+    """The schema ``versions`` build, and how it was obtained (cache, server, local)."""
+    import psycopg
+
+    built = [f for f in files if f.version in set(versions)]
+    row = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
+    key = _cache_key(int(row[0]), built, privileges)
+    cached = _cache_dir() / f"expected-{key}.json"
+    if use_cache and cached.is_file():
+        return [SchemaObject(*r) for r in json.loads(cached.read_text())], f"cache ({cached})"
+    try:
+        rows = _scratch_on_server(conn, target, versions, extra_dirs, privileges)
+        source = "a scratch database on the target's server"
+    except psycopg.errors.InsufficientPrivilege:
+        rows = _scratch_in_local_cluster(versions, extra_dirs, privileges)
+        source = "a throwaway embedded cluster (CREATE DATABASE not allowed on the server)"
+    except psycopg.errors.ReadOnlySqlTransaction:
+        rows = _scratch_in_local_cluster(versions, extra_dirs, privileges)
+        source = "a throwaway embedded cluster (the server is read-only)"
+    if use_cache:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps([list(r) for r in rows]))
+            temporary.replace(cached)
+        except OSError:
+            pass  # a cache we cannot write is only slower
+    return rows, source
+
+
+# -- comparing ---------------------------------------------------------------------------
+
+def compare(expected: Iterable[SchemaObject], actual: Iterable[SchemaObject]) -> list[Difference]:
+    """Differences between two snapshots, renamed constraints/indexes paired up."""
+    exp = {(o.kind, o.name): o for o in expected}
+    act = {(o.kind, o.name): o for o in actual}
+    diffs: list[Difference] = []
+    for key in sorted(exp.keys() | act.keys()):
+        e, a = exp.get(key), act.get(key)
+        if e and a:
+            if e.definition != a.definition:
+                diffs.append(Difference(e.object, e.kind, e.name, "different",
+                                        e.definition, a.definition))
+        elif e:
+            diffs.append(Difference(e.object, e.kind, e.name, "missing", e.definition, None))
+        elif a:
+            diffs.append(Difference(a.object, a.kind, a.name, "unexpected", None, a.definition))
+    return _collapse_partition_indexes(_pair_renames(diffs))
+
+
+_ATTACHED = re.compile(r" \[ATTACHED TO (\S+)\]$")
+
+
+def _collapse_partition_indexes(diffs: list[Difference]) -> list[Difference]:
+    """Report a partitioned index once: drop the rows of its partitions' attached copies
+    when the parent index itself differs in the same way."""
+    parents = {(d.name, d.change) for d in diffs if d.kind == "index"}
+    kept = []
+    for d in diffs:
+        match = _ATTACHED.search(d.expected or d.actual or "") if d.kind == "index" else None
+        if match and (match.group(1), d.change) in parents:
+            continue
+        kept.append(d)
+    return kept
+
+
+def _unnamed(diff: Difference, definition: str | None) -> str:
+    """A definition with the object's own name taken out, to spot renames."""
+    text = definition or ""
+    if diff.kind == "index":
+        short = diff.name.rsplit(".", 1)[-1]
+        text = re.sub(rf"INDEX {re.escape(short)} ON", "INDEX ? ON", text, count=1)
+    return text
+
+
+def _pair_renames(diffs: list[Difference]) -> list[Difference]:
+    missing = [d for d in diffs if d.change == "missing" and d.kind in ("constraint", "index")]
+    unexpected = [d for d in diffs if d.change == "unexpected"
+                  and d.kind in ("constraint", "index")]
+    for m in missing:
+        for u in unexpected:
+            if (u.kind == m.kind and u.object == m.object
+                    and _unnamed(u, u.actual) == _unnamed(m, m.expected)):
+                m.change, m.actual = "renamed", u.name
+                diffs.remove(u)
+                unexpected.remove(u)
+                break
+    return diffs
+
+
+# -- the inferred partition policy --------------------------------------------------------
+
+_BOUND = re.compile(r"FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)")
+
+
+def _period(lower: str, upper: str) -> str | None:
+    try:
+        lo, hi = datetime.fromisoformat(lower), datetime.fromisoformat(upper)
+    except ValueError:
+        return None
+    if lo.time() != datetime.min.time() or hi.time() != datetime.min.time():
+        return None
+    if lo.day == 1 and lo.month == 1 and hi == lo.replace(year=lo.year + 1):
+        return "yearly"
+    nxt = lo.replace(year=lo.year + lo.month // 12, month=lo.month % 12 + 1)
+    if lo.day == 1 and hi == nxt:
+        return "monthly"
+    if (hi - lo).days == 1:
+        return "daily"
+    return None
+
+
+def _name_template(name: str, lower: str) -> str:
+    lo = datetime.fromisoformat(lower)
+    table = name.rsplit(".", 1)[-1]
+    return (table.replace(f"{lo.year:04d}", "{Y}", 1).replace(f"{lo.month:02d}", "{M}", 1)
+            if f"{lo.year:04d}" in table else table)
+
+
+def _policy_partitions(expected: Sequence[SchemaObject],
+                       diffs: list[Difference]) -> tuple[list[Difference], list[str]]:
+    """Drop unexpected range partitions that follow the pattern of the expected ones.
+
+    Until partitions are declared in a policy file, the policy is inferred: all expected
+    partitions of a parent cover the same period (yearly, monthly or daily, on calendar
+    boundaries) under one naming pattern; an extra partition with that period and pattern
+    (as `partitions ensure` would make) is not drift. Anything else is.
+    """
+    patterns: dict[str, set[tuple[str | None, str]]] = {}
+    for o in expected:
+        if o.kind == "partition" and (m := _BOUND.match(o.definition)):
+            patterns.setdefault(o.object, set()).add(
+                (_period(*m.groups()), _name_template(o.name, m.group(1))))
+    conforming: set[str] = set()
+    for d in diffs:
+        if d.kind != "partition" or d.change != "unexpected" or not d.actual:
+            continue
+        m = _BOUND.match(d.actual)
+        known = patterns.get(d.object, set())
+        if m and len(known) == 1:
+            period, template = next(iter(known))
+            if period and (_period(*m.groups()), _name_template(d.name, m.group(1))) == (
+                    period, template):
+                conforming.add(d.name)
+    kept = [d for d in diffs if not (d.change == "unexpected" and
+                                     (d.name in conforming or d.object in conforming))]
+    return kept, sorted(conforming)
+
+
+# -- the operation ---------------------------------------------------------------------------
+
+def _history(conn: Any, files: Sequence[sources.MigrationFile]) -> tuple[list[str],
+                                                                        list[Difference]]:
+    from .migrate import read_applied
+
+    applied = read_applied(conn)
+    by_version = {f.version: f for f in files}
+    diffs: list[Difference] = []
+    versions = []
+    for version, record in applied.items():
+        f = by_version.get(version)
+        if f is None:
+            diffs.append(Difference("migration history", "migration", version, "unexpected",
+                                    None, "applied, but no migration file has this version"))
+            continue
+        if record.state == "running":
+            diffs.append(Difference("migration history", "migration", version, "different",
+                                    "applied", "partially applied"))
+            continue
+        versions.append(version)
+        if record.checksum and record.checksum != f.checksum:
+            diffs.append(Difference("migration history", "migration", version, "different",
+                                    f"file checksum {f.checksum[:12]}",
+                                    f"applied checksum {record.checksum[:12]}"))
+    return versions, diffs
+
+
+def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequence[Path] = (),
+          privileges: bool = False, use_cache: bool = True) -> list[DriftReport]:
+    """Compare ``target`` (and each of ``against``) with the schema its migrations build.
+
+    The expected schema is built from the versions ``target`` has applied; databases in
+    ``against`` (e.g. read replicas) are compared with that same expected schema.
+    Read-only on every compared database; creates and drops one scratch database on the
+    target's server unless the expected schema is cached.
+    """
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    reports: list[DriftReport] = []
+    with connect(target) as conn:
+        versions, history = _history(conn, files)
+        if not versions:
+            raise NotMigrated(target.display)
+        expected, source = expected_schema(target, conn, files, versions, extra_dirs,
+                                           privileges=privileges, use_cache=use_cache)
+        actual = snapshot(conn, privileges=privileges)
+    relations = {o.name: ("partitioned table" if "PARTITION BY" in o.definition else o.kind)
+                 for o in expected if o.kind in ("table", "view", "materialized view")}
+    for which, rows, extra in [(target, actual, history)] + [
+            (other, None, []) for other in against]:
+        if rows is None:
+            with connect(which) as other_conn:
+                rows = snapshot(other_conn, privileges=privileges)
+                _, extra = _history(other_conn, files)
+        diffs, policy = _policy_partitions(expected, compare(expected, rows))
+        reports.append(DriftReport(which.display, source, versions, extra + diffs, policy,
+                                   relations))
+    return reports

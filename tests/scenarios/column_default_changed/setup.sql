@@ -1,0 +1,1 @@
+ALTER TABLE courses ALTER COLUMN max_students SET DEFAULT 40;

@@ -1,0 +1,1 @@
+ALTER TABLE course_modules RENAME CONSTRAINT course_modules_course_id_fkey TO modules_course_fk;

@@ -1,0 +1,1 @@
+ALTER TABLE assessments DROP CONSTRAINT assessments_module_id_fkey;

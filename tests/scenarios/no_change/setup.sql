@@ -1,0 +1,1 @@
+-- a freshly migrated database has no drift

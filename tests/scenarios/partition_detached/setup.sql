@@ -1,0 +1,1 @@
+ALTER TABLE users DETACH PARTITION users_3;

@@ -1,0 +1,1 @@
+ALTER TABLE user_email_keys DROP CONSTRAINT users_email_key;

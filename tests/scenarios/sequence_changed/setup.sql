@@ -1,0 +1,1 @@
+ALTER SEQUENCE courses_id_seq INCREMENT BY 10;

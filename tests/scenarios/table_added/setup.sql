@@ -1,0 +1,1 @@
+CREATE TABLE scratchpad (id int PRIMARY KEY, note text);
