@@ -72,7 +72,7 @@ def _cache_dir() -> Path:
     return Path(base)
 
 
-def _cache_key(server_version: int, files: Sequence[sources.MigrationFile],
+def _cache_key(server_version: int, files: Sequence[sources.FileSummary],
                privileges: bool) -> str:
     material = json.dumps({
         "tool": __version__, "server": server_version, "privileges": privileges,
@@ -125,7 +125,7 @@ def _scratch_in_local_cluster(versions: Sequence[str], extra_dirs: Sequence[Path
         os.rmdir(root)
 
 
-def expected_schema(target: Target, conn: Any, files: Sequence[sources.MigrationFile],
+def expected_schema(target: Target, conn: Any, files: Sequence[sources.FileSummary],
                     versions: Sequence[str], extra_dirs: Sequence[Path], *,
                     privileges: bool = False, use_cache: bool = True
                     ) -> tuple[list[SchemaObject], str]:
@@ -279,8 +279,8 @@ def _policy_partitions(expected: Sequence[SchemaObject],
 
 # -- the operation ---------------------------------------------------------------------------
 
-def _history(conn: Any, files: Sequence[sources.MigrationFile]) -> tuple[list[str],
-                                                                        list[Difference]]:
+def _history(conn: Any, files: Sequence[sources.FileSummary]) -> tuple[list[str],
+                                                                       list[Difference]]:
     from .migrate import read_applied
 
     applied = read_applied(conn)
@@ -314,7 +314,7 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
     Read-only on every compared database; creates and drops one scratch database on the
     target's server unless the expected schema is cached.
     """
-    files = sources.read(sources.migration_dirs(extra_dirs))
+    files = sources.scan(sources.migration_dirs(extra_dirs))  # the SQL is parsed only to build
     reports: list[DriftReport] = []
     with connect(target) as conn:
         versions, history = _history(conn, files)

@@ -133,6 +133,30 @@ def read(dirs: Sequence[Path]) -> list[MigrationFile]:
     return files
 
 
+@dataclass
+class FileSummary:
+    """A migration file known by name and content only (no SQL parsing, no yoyo)."""
+
+    version: str
+    path: Path
+    checksum: str
+
+
+def scan(dirs: Sequence[Path]) -> list[FileSummary]:
+    """List migration files and their checksums quickly, the way yoyo discovers them.
+
+    For read-only checks that only need versions and checksums; ``read()`` parses the SQL.
+    """
+    found: list[FileSummary] = []
+    for folder in dirs:
+        for path in sorted(folder.glob("*.sql")):
+            if path.name.endswith(".rollback.sql") or path.name.startswith("post-apply"):
+                continue
+            found.append(FileSummary(path.stem, path,
+                                     checksum(path.read_text(encoding="utf-8"))))
+    return found
+
+
 def migration_dirs(extra: Sequence[Path] = ()) -> list[Path]:
     """The shipped migrations folder followed by any extra folders."""
     return [migrations_dir(), *extra]
