@@ -19,15 +19,17 @@ CREATE TABLE enrollments (
     CONSTRAINT enrollments_pkey PRIMARY KEY (id, enrolled_at)
 ) PARTITION BY RANGE (enrolled_at);
 
-CREATE TABLE enrollments_2024 PARTITION OF enrollments
+-- BEGIN GENERATED from sql/partitions.toml by `watoto-schema partitions render enrollments`
+CREATE TABLE "enrollments_2024" PARTITION OF "enrollments"
     FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-CREATE TABLE enrollments_2025 PARTITION OF enrollments
+CREATE TABLE "enrollments_2025" PARTITION OF "enrollments"
     FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
-CREATE TABLE enrollments_2026 PARTITION OF enrollments
+CREATE TABLE "enrollments_2026" PARTITION OF "enrollments"
     FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-CREATE TABLE enrollments_2027 PARTITION OF enrollments
+CREATE TABLE "enrollments_2027" PARTITION OF "enrollments"
     FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
-CREATE TABLE enrollments_default PARTITION OF enrollments DEFAULT;
+CREATE TABLE "enrollments_default" PARTITION OF "enrollments" DEFAULT;
+-- END GENERATED
 
 CREATE INDEX idx_enrollments_course ON enrollments (course_id);
 CREATE INDEX idx_enrollments_status ON enrollments (status);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,7 @@ from rich.table import Table
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetime is a date too
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
