@@ -301,7 +301,7 @@ def _range_create(conn: Any, policy_table: str, key: str, info: TableInfo | None
     attach = _template("attach.sql.j2", parent=parent, partition=partition, bound=bound)
     in_range = 0
     key_ident = sql.Identifier(key)
-    if default:
+    if default and _has_rows(conn, default.name):
         row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} >= %s AND {} < %s").format(
             sql.Identifier(default.name), key_ident, key_ident), (lo, hi)).fetchone()
         in_range = int(row[0])
@@ -310,9 +310,12 @@ def _range_create(conn: Any, policy_table: str, key: str, info: TableInfo | None
     if not in_range:
         action = Action(policy_table, name, "create", [standalone, attach], locks)
         if not dry_run:
-            if conn.execute("SELECT to_regclass(%s)", (partition,)).fetchone() == (None,):
-                conn.execute(standalone)
-            _with_retries(conn, settings, lambda: conn.execute(attach))
+            def make() -> None:  # one transaction: one commit per partition
+                if conn.execute("SELECT to_regclass(%s)", (partition,)).fetchone() == (None,):
+                    conn.execute(standalone)
+                conn.execute(attach)
+
+            _with_retries(conn, settings, make)
         return action
     assert default is not None
     moving = sql.SQL(
@@ -362,6 +365,14 @@ def _range_create(conn: Any, policy_table: str, key: str, info: TableInfo | None
 
     _with_retries(conn, settings, move)
     return action
+
+
+def _has_rows(conn: Any, table: str) -> bool:
+    from psycopg import sql
+
+    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+        sql.Identifier(table))).fetchone()
+    return bool(row and row[0])
 
 
 def _analyze(conn: Any, table: str, dry_run: bool) -> Action:
@@ -427,6 +438,15 @@ def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
                         _with_retries(conn, settings, lambda ddl=ddl: conn.execute(ddl))  # type: ignore[misc]
             else:
                 assert p.interval and p.start
+                if p.default and info.default is None:
+                    name = f"{p.table}_default"
+                    ddl = _template("default.sql.j2", parent=_ident(p.table),
+                                    partition=_ident(name))
+                    run.actions.append(Action(p.table, name, "create", [ddl],
+                                              "ACCESS EXCLUSIVE on the parent (brief)"))
+                    if not dry_run:
+                        _with_retries(conn, settings, lambda ddl=ddl: conn.execute(ddl))  # type: ignore[misc]
+                        info = read_tables(conn)[p.table]
                 horizon = period_start(today, p.interval)
                 for _ in range(p.premake + 1):
                     horizon = next_period(horizon, p.interval)
