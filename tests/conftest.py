@@ -26,7 +26,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from watoto_schema import migrate
+from watoto_schema import migrate, partitions
 from watoto_schema.target import Target
 
 TEMPLATE_EMPTY = "watoto_tmpl_empty"
@@ -111,7 +111,9 @@ def templates(pg_server: Server) -> Server:
     for name in (TEMPLATE_EMPTY, TEMPLATE_MIGRATED):
         pg_server.drop_db(name)
         pg_server.create_db(name)
-    migrate.migrate(Target(pg_server.conninfo(TEMPLATE_MIGRATED), "tests"))
+    migrated = Target(pg_server.conninfo(TEMPLATE_MIGRATED), "tests")
+    migrate.migrate(migrated)
+    partitions.ensure(migrated)  # as deployments do: migrate, then premake from the policy
     return pg_server
 
 

@@ -277,8 +277,11 @@ def test_concurrent_index_on_a_partitioned_table_is_built_per_partition(
     rows = q(db, """SELECT c.relname, x.indisvalid FROM pg_inherits i
                     JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_index x ON x.indexrelid = c.oid
                     WHERE i.inhparent = 'idx_enrollments_notes'::regclass ORDER BY 1""")
-    assert [r[0] for r in rows] == [f"enrollments_{p}_idx_enrollments_notes"
-                                    for p in ("2024", "2025", "2026", "2027", "default")]
+    leaves = [r[0] for r in q(db, "SELECT relname FROM pg_class WHERE relispartition "
+                                  "AND relname LIKE 'enrollments\\_%%' AND relkind = 'r' "
+                                  "ORDER BY 1")]
+    assert "enrollments_2024" in leaves and "enrollments_default" in leaves
+    assert [r[0] for r in rows] == [f"{leaf}_idx_enrollments_notes" for leaf in leaves]
     assert all(valid for _, valid in rows)
     assert q(db, "SELECT indisvalid FROM pg_index "
                  "WHERE indexrelid = 'idx_enrollments_notes'::regclass") == [(True,)]

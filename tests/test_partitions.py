@@ -47,23 +47,32 @@ def test_migrations_carry_the_partitions_the_policy_generates(table: str) -> Non
 
 
 def test_ensure_premakes_up_to_the_horizon_and_is_idempotent(db: Target) -> None:
-    first = partitions.ensure(db, today=date(2027, 6, 15))  # premake 2: up to 2029 included
+    before = set(names(db, "enrollments"))
+    first = partitions.ensure(db, today=date(2031, 6, 15))  # premake 2: up to 2033 included
     created = [a.partition for a in first.actions if a.what == "create"]
-    assert created == ["enrollments_2028", "enrollments_2029"]
+    assert created == [f"enrollments_{y}" for y in range(2024, 2034)
+                       if f"enrollments_{y}" not in before]
+    assert "enrollments_2033" in created and "enrollments_2034" not in names(db, "enrollments")
     assert {a.partition for a in first.actions if a.what == "analyze"} >= {"enrollments"}
 
-    second = partitions.ensure(db, today=date(2027, 6, 15))
+    second = partitions.ensure(db, today=date(2031, 6, 15))
     assert second.actions == [] and not second.changed
     [report] = drift.drift(db)
-    assert report.in_sync  # what ensure makes follows the pattern: not drift
-    assert report.policy_partitions == ["public.enrollments_2028", "public.enrollments_2029"]
+    assert report.in_sync  # what ensure makes follows the policy: not drift
+    assert {f"public.{name}" for name in created} <= set(report.policy_partitions)
 
 
 def test_dry_run_changes_nothing(db: Target) -> None:
     before = snap(db)
-    result = run("--dsn", db.conninfo, "partitions", "ensure", "--dry-run")
-    assert result.exit_code == 0, result.output
-    assert "ATTACH PARTITION" in result.stdout and "locks" in result.stdout
+    created = run("--dsn", db.conninfo, "partitions", "create", "--table", "enrollments",
+                  "--from", "2040-01-01", "--to", "2042-01-01", "--dry-run")
+    assert created.exit_code == 0, created.output
+    assert created.stdout.count("ATTACH PARTITION") == 2 and "locks" in created.stdout
+    retired = run("--dsn", db.conninfo, "partitions", "retire", "--table", "enrollments",
+                  "--older-than", "1 day", "--drop", "--dry-run")
+    assert retired.exit_code == 0 and "DETACH PARTITION" in retired.stdout  # all of them
+    ensured = run("--dsn", db.conninfo, "partitions", "ensure", "--dry-run")
+    assert ensured.exit_code == 0
     assert snap(db) == before
 
 
@@ -173,7 +182,10 @@ def test_hash_partition_sets_of_any_modulus_and_their_balance(db: Target,
 def test_list_reports_runway_default_rows_and_newest_row(db: Target, db_conn: Any) -> None:
     load(db_conn, 100)
     [report] = partitions.list_partitions(db, ["enrollments"])
-    assert report.runway_until == date(2028, 1, 1)
+    uppers = [p.upper for p in report.partitions if p.upper]
+    assert report.runway_until == max(uppers)
+    today = db_conn.execute("SELECT current_date").fetchone()[0]
+    assert report.runway_days == (max(uppers) - today).days > 365  # premake 2 years
     assert report.default_rows == 0
     newest = db_conn.execute("SELECT max(enrolled_at) FROM enrollments").fetchone()[0]
     assert report.newest_row == newest

@@ -18,7 +18,7 @@ import secrets
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,21 +247,78 @@ def _name_template(name: str, lower: str) -> str:
             if f"{lo.year:04d}" in table else table)
 
 
-def _policy_partitions(expected: Sequence[SchemaObject],
-                       diffs: list[Difference]) -> tuple[list[Difference], list[str]]:
-    """Drop unexpected range partitions that follow the pattern of the expected ones.
+def _declared_partitions(policy: dict[str, Any], today: date, actual: Sequence[SchemaObject],
+                         diffs: list[Difference]) -> tuple[list[Difference], set[str]]:
+    """Judge partitions of tables declared in the partition policy.
 
-    Until partitions are declared in a policy file, the policy is inferred: all expected
-    partitions of a parent cover the same period (yearly, monthly or daily, on calendar
-    boundaries) under one naming pattern; an extra partition with that period and pattern
-    (as `partitions ensure` would make) is not drift. Anything else is.
+    An extra partition whose bounds are one policy period on calendar boundaries, at or
+    after ``start``, named by the policy's naming, is what ``partitions ensure`` makes: not
+    drift. A period between ``start`` and the premake horizon that no partition covers is
+    drift (``missing``; ``partitions ensure`` fixes it).
     """
+    from . import partitions as lib
+
+    conforming: set[str] = set()
+    covered: dict[str, list[tuple[date, date]]] = {}
+    for o in actual:
+        if o.kind == "partition" and (m := _BOUND.match(o.definition)):
+            lo, hi = _as_day(m.group(1)), _as_day(m.group(2))
+            if lo and hi:
+                covered.setdefault(o.object, []).append((lo, hi))
+    added: list[Difference] = []
+    for spec in policy.values():
+        if spec.strategy != "range":
+            continue
+        parent = f"public.{spec.table}"
+        for d in diffs:
+            if d.object != parent or d.kind != "partition" or d.change != "unexpected":
+                continue
+            m = _BOUND.match(d.actual or "")
+            lo, hi = (_as_day(m.group(1)), _as_day(m.group(2))) if m else (None, None)
+            if (lo and hi and lo >= spec.start and lo == lib.period_start(lo, spec.interval)
+                    and hi == lib.next_period(lo, spec.interval)
+                    and d.name == f"public.{spec.name_for(lo)}"):
+                conforming.add(d.name)
+        if parent not in covered:
+            continue
+        horizon = lib.period_start(today, spec.interval)
+        for _ in range(spec.premake + 1):
+            horizon = lib.next_period(horizon, spec.interval)
+        for lo, hi in lib.periods(spec.start, horizon, spec.interval):
+            if not any(a < hi and lo < b for a, b in covered[parent]):
+                added.append(Difference(
+                    parent, "partition", f"public.{spec.name_for(lo)}", "missing",
+                    f"FOR VALUES FROM ('{lo} 00:00:00') TO ('{hi} 00:00:00') "
+                    f"(inside the premake horizon: run `partitions ensure`)", None))
+    return added, conforming
+
+
+def _as_day(text: str) -> date | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.date() if moment.time() == datetime.min.time() else None
+
+
+def _policy_partitions(expected: Sequence[SchemaObject], actual: Sequence[SchemaObject],
+                       diffs: list[Difference], policy: dict[str, Any],
+                       today: date) -> tuple[list[Difference], list[str]]:
+    """Apply the partition policy to the differences.
+
+    Declared tables follow ``sql/partitions.toml`` (see ``_declared_partitions``). For
+    other tables the policy is inferred: all expected partitions of a parent cover the
+    same period (yearly, monthly or daily, on calendar boundaries) under one naming
+    pattern; an extra partition with that period and pattern is not drift.
+    """
+    added, conforming = _declared_partitions(policy, today, actual, diffs)
+    declared = {f"public.{t}" for t in policy}
     patterns: dict[str, set[tuple[str | None, str]]] = {}
     for o in expected:
-        if o.kind == "partition" and (m := _BOUND.match(o.definition)):
+        if o.kind == "partition" and o.object not in declared and (
+                m := _BOUND.match(o.definition)):
             patterns.setdefault(o.object, set()).add(
                 (_period(*m.groups()), _name_template(o.name, m.group(1))))
-    conforming: set[str] = set()
     for d in diffs:
         if d.kind != "partition" or d.change != "unexpected" or not d.actual:
             continue
@@ -274,7 +331,7 @@ def _policy_partitions(expected: Sequence[SchemaObject],
                 conforming.add(d.name)
     kept = [d for d in diffs if not (d.change == "unexpected" and
                                      (d.name in conforming or d.object in conforming))]
-    return kept, sorted(conforming)
+    return kept + added, sorted(conforming)
 
 
 # -- the operation ---------------------------------------------------------------------------
@@ -306,7 +363,8 @@ def _history(conn: Any, files: Sequence[sources.FileSummary]) -> tuple[list[str]
 
 
 def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequence[Path] = (),
-          privileges: bool = False, use_cache: bool = True) -> list[DriftReport]:
+          privileges: bool = False, use_cache: bool = True,
+          policy_file: Path | None = None) -> list[DriftReport]:
     """Compare ``target`` (and each of ``against``) with the schema its migrations build.
 
     The expected schema is built from the versions ``target`` has applied; databases in
@@ -314,7 +372,10 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
     Read-only on every compared database; creates and drops one scratch database on the
     target's server unless the expected schema is cached.
     """
+    from .partitions import load_policy
+
     files = sources.scan(sources.migration_dirs(extra_dirs))  # the SQL is parsed only to build
+    policy = load_policy(policy_file)
     reports: list[DriftReport] = []
     with connect(target) as conn:
         versions, history = _history(conn, files)
@@ -323,6 +384,8 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
         expected, source = expected_schema(target, conn, files, versions, extra_dirs,
                                            privileges=privileges, use_cache=use_cache)
         actual = snapshot(conn, privileges=privileges)
+        row = conn.execute("SELECT current_date").fetchone()
+        today = row[0] if row and isinstance(row[0], date) else date.today()
     relations = {o.name: ("partitioned table" if "PARTITION BY" in o.definition else o.kind)
                  for o in expected if o.kind in ("table", "view", "materialized view")}
     for which, rows, extra in [(target, actual, history)] + [
@@ -331,7 +394,8 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
             with connect(which) as other_conn:
                 rows = snapshot(other_conn, privileges=privileges)
                 _, extra = _history(other_conn, files)
-        diffs, policy = _policy_partitions(expected, compare(expected, rows))
-        reports.append(DriftReport(which.display, source, versions, extra + diffs, policy,
+        diffs, conforming = _policy_partitions(expected, rows, compare(expected, rows),
+                                               policy, today)
+        reports.append(DriftReport(which.display, source, versions, extra + diffs, conforming,
                                    relations))
     return reports

@@ -1,2 +1,2 @@
--- what `partitions ensure` makes is not drift
-CREATE TABLE enrollments_2028 PARTITION OF enrollments FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');
+-- what `partitions ensure` makes (one declared period, the declared name) is not drift
+CREATE TABLE enrollments_2031 PARTITION OF enrollments FOR VALUES FROM ('2031-01-01') TO ('2032-01-01');
