@@ -174,3 +174,18 @@ def test_migration_lock_held_exits_3(db: Target, connect_to: Any) -> None:
     result = run("--dsn", db.conninfo, "migrate", "--lock-wait", "0.3")
     line = assert_one_line_error(result, code=3)
     assert "someone-else" in line and f"pid {holder.info.backend_pid}" in line
+
+
+def test_config_file_adds_migration_folders(db: Target, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = tmp_path / "db" / "migrations"
+    ours.mkdir(parents=True)
+    (ours / "1001_notes.sql").write_text("-- depends: 0007_views\nCREATE TABLE notes (id int);\n")
+    (tmp_path / "watoto-schema.toml").write_text('migrations = ["db/migrations"]\n')
+    monkeypatch.chdir(tmp_path)
+    result = run("--dsn", db.conninfo, "--json", "migrate")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["versions"] == ["1001_notes"]
+    (tmp_path / "watoto-schema.toml").write_text('migration = ["db/migrations"]\n')
+    line = assert_one_line_error(run("--dsn", db.conninfo, "status"))
+    assert "unknown setting(s) migration" in line

@@ -69,20 +69,24 @@ def _report(ctx: click.Context, message: str, code: int) -> ReportedError:
               help="Target the embedded cluster in ./.watoto (see `local start`).")
 @click.option("--migrations", "extra_dirs", multiple=True, metavar="DIR",
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="An extra migration folder, applied after the shipped ones (repeatable).")
+              help="An extra migration folder, applied after the shipped ones and those of the "
+              "config file (repeatable).")
+@click.option("--config", "config_file", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Configuration file (default: $WATOTO_CONFIG, else ./watoto-schema.toml).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document on stdout.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.version_option(package_name="watoto-schema")
 @click.pass_context
 def cli(ctx: click.Context, dsn: str | None, use_local: bool, extra_dirs: tuple[Path, ...],
-        as_json: bool, debug: bool) -> None:
+        config_file: Path | None, as_json: bool, debug: bool) -> None:
     """Schema migrations, embedded PostgreSQL and sample data for the Watoto LMS database.
 
     Exit status: 0 ok, 1 error, 2 a check found differences, 3 refused (lock held, unsafe
     without a flag).
     """
     ctx.obj = AppContext(dsn=dsn, use_local=use_local, extra_dirs=extra_dirs,
-                         as_json=as_json, debug=debug)
+                         as_json=as_json, debug=debug, config_file=config_file)
 
 
 def _register() -> None:

@@ -1,0 +1,53 @@
+"""The optional project configuration file, ``watoto-schema.toml``.
+
+Looked up as ``--config FILE``, else ``$WATOTO_CONFIG``, else ``./watoto-schema.toml``.
+It holds settings a team shares in its repository; never a password (use the libpq
+password file or environment for that)::
+
+    migrations = ["db/migrations"]   # extra migration folders, relative to this file
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BadConfig
+from .target import one_line
+
+FILE_NAME = "watoto-schema.toml"
+KNOWN_KEYS = {"migrations"}
+
+
+@dataclass
+class Config:
+    path: Path | None = None
+    migrations: list[Path] = field(default_factory=list)
+
+
+def load(explicit: Path | None = None) -> Config:
+    """Read the configuration file, if any; unknown keys and missing folders are errors."""
+    path = explicit or (Path(os.environ["WATOTO_CONFIG"]) if os.environ.get("WATOTO_CONFIG")
+                        else Path(FILE_NAME))
+    if not path.is_file():
+        if explicit or os.environ.get("WATOTO_CONFIG"):
+            raise BadConfig(f"configuration file {path} not found")
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BadConfig(f"configuration file {path}: {one_line(exc)}") from exc
+    unknown = set(raw) - KNOWN_KEYS
+    if unknown:
+        raise BadConfig(f"configuration file {path}: unknown setting(s) "
+                        f"{', '.join(sorted(unknown))} (known: {', '.join(sorted(KNOWN_KEYS))})")
+    folders = raw.get("migrations", [])
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise BadConfig(f"configuration file {path}: migrations must be a list of folders")
+    resolved = [(path.parent / f).resolve() for f in folders]
+    for folder in resolved:
+        if not folder.is_dir():
+            raise BadConfig(f"configuration file {path}: migration folder {folder} not found")
+    return Config(path, resolved)
