@@ -1,23 +1,21 @@
 -- Ownership and grants (drift --privileges), as (kind, object, name, definition).
-SELECT 'owner' AS kind, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS object,
-       quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name,
-       pg_get_userbyid(c.relowner) AS definition
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-   AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'
-   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-   AND c.relname NOT LIKE '\_yoyo\_%' AND c.relname NOT LIKE 'yoyo\_lock%'
-   AND c.relname NOT LIKE 'watoto\_migration\_history%'
+WITH rels AS (
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qname, c.relowner,
+           c.relacl
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+       AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'
+       AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+       AND c.relname NOT LIKE '\_yoyo\_%' AND c.relname NOT LIKE 'yoyo\_lock%'
+       AND c.relname NOT LIKE 'watoto\_migration\_history%'
+)
+SELECT 'owner' AS kind, qname AS object, qname AS name,
+       pg_get_userbyid(relowner) AS definition
+  FROM rels
 UNION ALL
-SELECT 'grants', quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-       quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-       coalesce(array_to_string(ARRAY(SELECT unnest(c.relacl)::text ORDER BY 1), ','), '(default)')
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-   AND n.nspname NOT LIKE 'pg_temp_%' AND n.nspname NOT LIKE 'pg_toast_temp_%'
-   AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-   AND c.relname NOT LIKE '\_yoyo\_%' AND c.relname NOT LIKE 'yoyo\_lock%'
-   AND c.relname NOT LIKE 'watoto\_migration\_history%'
+SELECT 'grants', qname, qname,
+       coalesce(array_to_string(ARRAY(SELECT unnest(relacl)::text ORDER BY 1), ','), '(default)')
+  FROM rels
 UNION ALL
 SELECT 'owner', quote_ident(n.nspname) || '.' || quote_ident(p.proname),
        quote_ident(n.nspname) || '.' || quote_ident(p.proname)
