@@ -232,3 +232,44 @@ def test_render_prints_the_migration_block() -> None:
     result = run("partitions", "render", "users")
     assert result.exit_code == 0
     assert result.stdout == partitions.render_initial(POLICY["users"])
+
+
+def test_retire_finishes_an_interrupted_concurrent_detach(db: Target, db_conn: Any,
+                                                          connect_to: Any) -> None:
+    db_conn.execute("CREATE TABLE events (id int, at timestamp NOT NULL) PARTITION BY RANGE (at)")
+    partitions.create(db, "events", lower=date(2010, 1, 1), upper=date(2013, 1, 1),
+                      interval="yearly")
+    reader, detacher = connect_to(), connect_to()
+    reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    reader.execute("SELECT count(*) FROM events")  # a snapshot DETACH CONCURRENTLY waits for
+    pid = detacher.info.backend_pid
+    failure: list[str] = []
+
+    def detach() -> None:
+        try:
+            detacher.execute("ALTER TABLE events DETACH PARTITION events_2010 CONCURRENTLY")
+        except psycopg.Error as exc:
+            failure.append(exc.sqlstate or "")
+
+    thread = threading.Thread(target=detach)
+    thread.start()
+    for _ in range(200):
+        waiting = db_conn.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                                  (pid,)).fetchone()
+        if waiting and waiting[0] == "Lock":
+            break
+        thread.join(0.05)
+    db_conn.execute("SELECT pg_cancel_backend(%s)", (pid,))  # interrupted mid-detach
+    thread.join(10)
+    reader.execute("COMMIT")
+    assert failure == ["57014"]
+    with psycopg.connect(db.conninfo) as conn:
+        pending = [p.name for p in partitions.read_tables(conn)["events"].partitions
+                   if p.detach_pending]
+    assert pending == ["events_2010"]
+
+    result = partitions.retire(db, "events", older="12 years", mode="detach")
+
+    assert [(a.what, a.partition) for a in result.actions][0] == ("finalize", "events_2010")
+    assert "events_2010" not in names(db, "events")
+    assert [a.what for a in result.actions if a.partition == "events_2011"] == ["detach"]
