@@ -168,16 +168,19 @@ def test_kill_9_mid_migration_leaves_no_lock_and_no_trace(db: Target, tmp_path: 
     assert q(db, "SELECT count(*) FROM _yoyo_log WHERE migration_id = '1001_sleepy'") == [(1,)]
 
 
-def test_lock_holder_is_named_and_status_does_not_wait(db: Target, connect_to: Any) -> None:
+def test_lock_holder_is_named_and_status_does_not_wait(db: Target, connect_to: Any,
+                                                      tmp_path: Path) -> None:
     from watoto_schema.errors import LockNotAcquired
     from watoto_schema.migrate import LOCK_CLASS, LOCK_MIGRATE
 
+    write(tmp_path, "1001_more", f"-- depends: {HEAD}\nCREATE TABLE more (id int);\n")
     holder = connect_to(application_name="nightly-deploy")
     holder.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_MIGRATE))
     with pytest.raises(LockNotAcquired, match="nightly-deploy"):
-        migrate.migrate(db, options=RunOptions(lock_wait=0.2))
+        migrate.migrate(db, extra_dirs=[tmp_path], options=RunOptions(lock_wait=0.2))
     assert migrate.status(db).applied == SHIPPED  # read-only commands do not queue
     assert migrate.verify(db).clean
+    assert migrate.migrate(db).done == []  # nothing pending: no need to queue either
 
 
 # -- lock_timeout and retries ----------------------------------------------------------------

@@ -550,7 +550,8 @@ def _lock_holder(conn: psycopg.Connection[Any]) -> str:
 
 # -- planning ------------------------------------------------------------------------------
 
-def _check_history(files: Sequence[MigrationFile], applied: dict[str, AppliedState]) -> None:
+def _check_history(files: Sequence[MigrationFile | sources.FileSummary],
+                   applied: dict[str, AppliedState]) -> None:
     """Refuse to run when an applied migration was edited or its file is gone."""
     by_version = {f.version: f for f in files}
     for version, record in applied.items():
@@ -641,8 +642,29 @@ def migrate(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path]
     applied migration's file was edited or is gone. ``dry_run`` reads only and returns
     the script in ``RunResult.sql``.
     """
+    started = time.monotonic()
+    if to is None and not dry_run:
+        up_to_date = _up_to_date(target, extra_dirs)
+        if up_to_date is not None:
+            up_to_date.seconds = time.monotonic() - started
+            return up_to_date
     return _operate("apply", target, extra_dirs, options or RunOptions(), dry_run, on_event,
                     lambda files, applied: _to_apply(files, applied, to))
+
+
+def _up_to_date(target: Target, extra_dirs: Sequence[Path]) -> RunResult | None:
+    """The common case, nothing pending, found without parsing SQL or taking the lock.
+
+    Returns None when something may be pending (the full, locked run decides), and still
+    refuses an edited or missing applied migration.
+    """
+    files = sources.scan(sources.migration_dirs(extra_dirs))
+    with connect(target) as conn:
+        applied = read_applied(conn)
+    if any(f.version not in applied or applied[f.version].state == "running" for f in files):
+        return None
+    _check_history(files, applied)
+    return RunResult("apply", target.display)
 
 
 def apply_versions(target: Target, versions: Sequence[str],
