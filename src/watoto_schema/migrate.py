@@ -642,29 +642,23 @@ def migrate(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path]
     applied migration's file was edited or is gone. ``dry_run`` reads only and returns
     the script in ``RunResult.sql``.
     """
-    started = time.monotonic()
-    if to is None and not dry_run:
-        up_to_date = _up_to_date(target, extra_dirs)
-        if up_to_date is not None:
-            up_to_date.seconds = time.monotonic() - started
-            return up_to_date
     return _operate("apply", target, extra_dirs, options or RunOptions(), dry_run, on_event,
-                    lambda files, applied: _to_apply(files, applied, to))
+                    lambda files, applied: _to_apply(files, applied, to),
+                    quick=to is None)
 
 
-def _up_to_date(target: Target, extra_dirs: Sequence[Path]) -> RunResult | None:
+def _up_to_date(conn: psycopg.Connection[Any], extra_dirs: Sequence[Path]) -> bool:
     """The common case, nothing pending, found without parsing SQL or taking the lock.
 
-    Returns None when something may be pending (the full, locked run decides), and still
-    refuses an edited or missing applied migration.
+    False when something may be pending (the full, locked run decides). Still refuses an
+    edited or missing applied migration.
     """
     files = sources.scan(sources.migration_dirs(extra_dirs))
-    with connect(target) as conn:
-        applied = read_applied(conn)
+    applied = read_applied(conn)
     if any(f.version not in applied or applied[f.version].state == "running" for f in files):
-        return None
+        return False
     _check_history(files, applied)
-    return RunResult("apply", target.display)
+    return True
 
 
 def apply_versions(target: Target, versions: Sequence[str],
@@ -697,21 +691,25 @@ def rollback(target: Target, *, to: str | None = None, steps: int | None = None,
 def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options: RunOptions,
              dry_run: bool, on_event: Callable[[str], None] | None,
              select: Callable[[list[MigrationFile], dict[str, AppliedState]],
-                              list[MigrationFile]]) -> RunResult:
+                              list[MigrationFile]], quick: bool = False) -> RunResult:
     started = time.monotonic()
-    files = sources.read(sources.migration_dirs(extra_dirs))
     result = RunResult(direction, target.display)
-    if dry_run:
-        with connect(target) as conn:
-            applied = read_applied(conn)
-            _check_history(files, applied)
-            todo = select(files, applied)
-            result.sql = _script(target, todo, direction, options, conn, applied)
-        result.done = [m.version for m in todo]
-        result.seconds = time.monotonic() - started
-        return result
-    runner = _Runner(target, options, on_event)
+    runner = _Runner(target, options, on_event) if quick and not dry_run else None
     try:
+        if runner is not None and _up_to_date(runner.conn, extra_dirs):
+            result.seconds = time.monotonic() - started
+            return result
+        files = sources.read(sources.migration_dirs(extra_dirs))
+        if dry_run:
+            with connect(target) as conn:
+                applied = read_applied(conn)
+                _check_history(files, applied)
+                todo = select(files, applied)
+                result.sql = _script(target, todo, direction, options, conn, applied)
+            result.done = [m.version for m in todo]
+            result.seconds = time.monotonic() - started
+            return result
+        runner = runner or _Runner(target, options, on_event)
         with migration_lock(runner.conn, options.lock_wait):
             runner.bootstrap()
             applied = read_applied(runner.conn)
@@ -722,7 +720,8 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
                 runner.run(m, direction, resume)
                 result.done.append(m.version)
     finally:
-        runner.close()
+        if runner is not None:
+            runner.close()
     result.retries = runner.retries
     result.seconds = time.monotonic() - started
     return result
