@@ -155,7 +155,8 @@ def test_kill_9_mid_migration_leaves_no_lock_and_no_trace(db: Target, tmp_path: 
                               stderr=subprocess.DEVNULL)
     try:
         _wait_for(db, "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE "
-                      "'SELECT pg_sleep(CASE%%' AND state = 'active'")
+                      "'%%CREATE TABLE sleepy%%' AND state = 'active' "
+                      "AND pid <> pg_backend_pid()")
     finally:
         victim.send_signal(signal.SIGKILL)
         victim.wait()

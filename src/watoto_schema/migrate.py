@@ -403,7 +403,12 @@ class _Runner:
         try:
             with self.backend.transaction():
                 self._set(self.options.settings_for(m), local=True)
-                m.yoyo.process_steps(self.backend, direction)
+                # yoyo split the file into statements; they go to the server as one
+                # script (one round trip) inside our transaction, rather than yoyo's
+                # SAVEPOINT + statement per step: a failure rolls all of it back anyway.
+                statements = m.statements if direction == "apply" else m.rollback_statements
+                if statements:
+                    self.conn.execute(";\n".join(s.rstrip().rstrip(";") for s in statements))
                 self._record(m, direction, started)
         except self.backend.DatabaseError as exc:
             if getattr(exc, "sqlstate", None) == LOCK_NOT_AVAILABLE:
