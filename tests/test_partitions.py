@@ -273,3 +273,32 @@ def test_retire_finishes_an_interrupted_concurrent_detach(db: Target, db_conn: A
     assert [(a.what, a.partition) for a in result.actions][0] == ("finalize", "events_2010")
     assert "events_2010" not in names(db, "events")
     assert [a.what for a in result.actions if a.partition == "events_2011"] == ["detach"]
+
+
+def test_retire_with_dependents_archives_then_deletes_them(db: Target, db_conn: Any,
+                                                           tmp_path: Path) -> None:
+    load(db_conn, 200)
+    old = db_conn.execute(
+        "SELECT (SELECT count(*) FROM enrollments_2024), "
+        "(SELECT count(*) FROM module_progress p JOIN enrollments_2024 e "
+        " ON e.id = p.enrollment_id)").fetchone()
+    total = db_conn.execute("SELECT (SELECT count(*) FROM enrollments), "
+                            "(SELECT count(*) FROM module_progress)").fetchone()
+    assert old[0] > 0 and old[1] > 0
+    archive = tmp_path / "archive"
+    result = run("--dsn", db.conninfo, "partitions", "retire", "--table", "enrollments",
+                 "--older-than", "1 years", "--drop", "--yes", "--with-dependents",
+                 "--archive", str(archive))
+    assert result.exit_code == 0, result.output
+
+    assert db_conn.execute("SELECT to_regclass('enrollments_2024')").fetchone() == (None,)
+    assert db_conn.execute("SELECT (SELECT count(*) FROM enrollments), "
+                           "(SELECT count(*) FROM module_progress)").fetchone() == (
+        total[0] - old[0], total[1] - old[1])
+    assert db_conn.execute("SELECT count(*) FROM enrollment_keys").fetchone() == (
+        total[0] - old[0],)
+    files = sorted(p.name for p in archive.iterdir())
+    assert files == ["enrollments_2024.0.enrollment_keys.csv",
+                     "enrollments_2024.1.module_progress.csv", "enrollments_2024.dump"]
+    lines = (archive / "enrollments_2024.1.module_progress.csv").read_text().splitlines()
+    assert len(lines) == old[1] + 1  # header + every progress row that went

@@ -598,14 +598,18 @@ def older_than(today: date, age: str) -> date:
 
 
 def retire(target: Target, table: str, *, older: str, mode: str, archive: Path | None = None,
-           yes: bool = False, dry_run: bool = False,
+           yes: bool = False, dry_run: bool = False, with_dependents: bool = False,
            settings: RunSettings | None = None) -> PartitionRun:
     """Detach (``mode="detach"``) or drop (``mode="drop"``) range partitions wholly older
     than ``older``; finish any interrupted detach first.
 
     Refuses to drop without ``yes``. Refuses when other tables' foreign keys still
-    reference rows of a partition (detaching would break them). With ``archive``, each
-    partition is dumped with pg_dump (custom format) before it goes; a failed dump stops.
+    reference rows of a partition (detaching would break them), unless
+    ``with_dependents``: then those rows are deleted first (their own dependants go by the
+    foreign keys' ON DELETE CASCADE), in batches under ``lock_timeout``. With ``archive``,
+    each partition is dumped with pg_dump (custom format), and every dependent row
+    (following the foreign keys down) is copied to CSV, before anything goes; a failed
+    dump stops.
     """
     from psycopg import sql
 
@@ -633,36 +637,99 @@ def retire(target: Target, table: str, *, older: str, mode: str, archive: Path |
                                           note="an interrupted DETACH CONCURRENTLY"))
                 if not dry_run:
                     conn.execute(stmt)
-        referencing = conn.execute(
-            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE contype = 'f' AND confrelid = to_regclass(%s) AND conparentid = 0",
-            (_ident(table),)).fetchall()
+        referencing = _foreign_keys_to(conn, _ident(table))
         for part in sorted((p for p in info.partitions if p.upper and p.upper <= cutoff),
                            key=lambda p: p.upper or date.min):
             if not part.detach_pending:
                 _retire_one(conn, run, table, part, referencing, info, mode, archive, dry_run,
-                            settings)
+                            settings, with_dependents)
     return run
 
 
+@dataclass
+class _ForeignKey:
+    table: str  # the referencing table
+    columns: list[str]
+    referenced: list[str]
+
+
+def _foreign_keys_to(conn: Any, table: str) -> list[_ForeignKey]:
+    """Foreign keys (declared ones, not partition clones) that reference ``table``."""
+    rows = conn.execute(
+        """
+        SELECT c.conrelid::regclass::text,
+               ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+                       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
+                      ORDER BY k.i),
+               ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+                       JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n
+                      ORDER BY k.i)
+          FROM pg_constraint c
+         WHERE c.contype = 'f' AND c.confrelid = to_regclass(%s) AND c.conparentid = 0
+         ORDER BY 1
+        """, (table,)).fetchall()
+    return [_ForeignKey(t, list(cols), list(refs)) for t, cols, refs in rows]
+
+
+def _dependent_rows(conn: Any, source: Any, table: str,
+                    depth: int = 0) -> list[tuple[str, Any]]:
+    """(table, SELECT of its rows) for every row that depends on ``source``'s rows of
+    ``table``, following foreign keys down (at most 5 levels)."""
+    from psycopg import sql
+
+    found: list[tuple[str, Any]] = []
+    if depth >= 5:
+        return found
+    for fk in _foreign_keys_to(conn, table):
+        child = sql.SQL("SELECT c.* FROM {} c WHERE ({}) IN (SELECT {} FROM ({}) s)").format(
+            sql.SQL(fk.table), sql.SQL(", ").join(sql.Identifier("c", x) for x in fk.columns),
+            sql.SQL(", ").join(sql.Identifier("s", x) for x in fk.referenced), source)
+        found.append((fk.table, child))
+        found.extend(_dependent_rows(conn, child, fk.table, depth + 1))
+    return found
+
+
 def _retire_one(conn: Any, run: PartitionRun, table: str, part: PartitionInfo,
-                referencing: list[tuple[str, str]], info: TableInfo, mode: str,
-                archive: Path | None, dry_run: bool, settings: RunSettings) -> None:
+                referencing: list[_ForeignKey], info: TableInfo, mode: str,
+                archive: Path | None, dry_run: bool, settings: RunSettings,
+                with_dependents: bool) -> None:
     from psycopg import sql
 
     rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
         sql.Identifier(part.name))).fetchone()[0]
-    if rows and referencing:
-        raise Refused(f"{part.name} has {rows} row(s) that {', '.join(t for t, _ in referencing)} "
-                      "may reference by foreign key: detaching would break them; delete or "
-                      "archive those rows first")
+    source = sql.SQL("SELECT * FROM {}").format(sql.Identifier(part.name))
+    dependents = _dependent_rows(conn, source, _ident(table)) if rows and referencing else []
+    if dependents and not with_dependents:
+        raise Refused(f"{part.name} has {rows} row(s) that "
+                      f"{', '.join(fk.table for fk in referencing)} may reference by foreign "
+                      "key: detaching would break them; add --with-dependents to delete "
+                      "those rows first (with --archive to keep a copy)")
     if archive is not None:
         out = archive / f"{part.name}.dump"
         run.actions.append(Action(table, part.name, "archive",
                                   [f"pg_dump --format=custom --table={part.name} --file={out}"],
                                   "ACCESS SHARE on the partition while dumped"))
+        for level, (dependent, query) in enumerate(dependents):
+            csv = archive / f"{part.name}.{level}.{dependent}.csv"
+            copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query)
+            run.actions.append(Action(table, part.name, "archive",
+                                      [copy.as_string(conn) + f";  -- into {csv}"],
+                                      f"ACCESS SHARE on {dependent}"))
+            if not dry_run:
+                _copy_out(conn, copy, csv)
         if not dry_run:
             _archive(conn, part.name, out)
+    for fk in referencing if dependents else []:
+        delete = sql.SQL("DELETE FROM {} WHERE ({}) IN (SELECT {} FROM {})").format(
+            sql.SQL(fk.table), sql.SQL(", ").join(map(sql.Identifier, fk.columns)),
+            sql.SQL(", ").join(map(sql.Identifier, fk.referenced)),
+            sql.Identifier(part.name))
+        run.actions.append(Action(table, part.name, "delete dependents",
+                                  [delete.as_string(conn) + ";"],
+                                  f"ROW EXCLUSIVE on {fk.table} (and what its rows cascade to)",
+                                  note=f"rows of {fk.table} referencing {part.name}"))
+        if not dry_run:
+            _with_retries(conn, settings, lambda delete=delete: conn.execute(delete))  # type: ignore[misc]
     concurrent = info.default is None
     detach = sql.SQL("ALTER TABLE {} DETACH PARTITION {}{}").format(
         sql.Identifier(table), sql.Identifier(part.name),
@@ -688,6 +755,13 @@ def _retire_one(conn: Any, run: PartitionRun, table: str, part: PartitionInfo,
                                   "ACCESS EXCLUSIVE on the detached table only"))
         if not dry_run:
             _with_retries(conn, settings, lambda: conn.execute(drop))
+
+
+def _copy_out(conn: Any, copy: Any, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as sink, conn.cursor().copy(copy) as stream:
+        for chunk in stream:
+            sink.write(chunk)
 
 
 def _archive(conn: Any, partition: str, out: Path) -> None:

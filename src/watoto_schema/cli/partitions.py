@@ -134,19 +134,23 @@ def _size(n: int) -> str:
 @click.option("--drop", "mode", flag_value="drop", help="Detach and drop them (needs --yes).")
 @click.option("--archive", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="pg_dump each partition into DIR before it goes.")
+@click.option("--with-dependents", is_flag=True,
+              help="Delete rows of other tables that reference the retired rows (archived "
+              "to CSV first with --archive).")
 @click.option("--yes", is_flag=True, help="Confirm dropping.")
 @_DRY
 @_LOCK
 @pass_app
 def retire(app: AppContext, table: str, older: str, mode: str | None, archive: Path | None,
-           yes: bool, dry_run: bool, lock_timeout: str) -> None:
+           with_dependents: bool, yes: bool, dry_run: bool, lock_timeout: str) -> None:
     """Retention: detach (concurrently where allowed) or drop old partitions."""
     from .. import partitions as lib
 
     if mode is None:
         raise click.UsageError("give --detach or --drop")
     run = lib.retire(app.target(), table, older=older, mode=mode, archive=archive, yes=yes,
-                     dry_run=dry_run, settings=_settings(lock_timeout))
+                     dry_run=dry_run, with_dependents=with_dependents,
+                     settings=_settings(lock_timeout))
     _render_run(app, run)
 
 
