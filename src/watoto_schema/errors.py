@@ -118,3 +118,39 @@ class Refused(WatotoError):
     """The operation is unsafe or impossible as asked and was not attempted."""
 
     exit_code = EXIT_REFUSED
+
+
+class MaintenanceLockHeld(LockNotAcquired):
+    """Another maintenance run holds the maintenance lock on this database."""
+
+    def __init__(self, waited: float, holder: str) -> None:
+        self.waited = waited
+        self.holder = holder
+        WatotoError.__init__(
+            self, f"another `watoto-schema maintain` run holds the maintenance lock "
+            f"({holder}); nothing was run (gave up after {waited:g}s; --wait waits for it)")
+
+
+class MaintenanceFailed(WatotoError):
+    """At least one maintenance operation failed."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, failed: list[str], total: int) -> None:
+        self.failed = failed
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        super().__init__(f"{len(failed)} of {total} maintenance operations failed: "
+                         + "; ".join(failed[:3]) + more)
+
+
+class MaintenanceBlocked(WatotoError):
+    """Some operations never got their locks within lock_timeout; nothing else failed."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, blocked: list[str], total: int) -> None:
+        self.blocked = blocked
+        more = f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
+        super().__init__(f"{len(blocked)} of {total} maintenance operations not run: their "
+                         "locks were not granted within lock_timeout on any attempt ("
+                         + "; ".join(blocked[:3]) + more + ")")

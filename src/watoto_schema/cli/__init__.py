@@ -90,13 +90,14 @@ def cli(ctx: click.Context, dsn: str | None, use_local: bool, extra_dirs: tuple[
 
 
 def _register() -> None:
-    from . import data, drift, local, migrations, partitions
+    from . import data, drift, local, maintain, migrations, partitions
 
     for command in (migrations.migrate, migrations.rollback, migrations.status,
                     migrations.verify, migrations.repair, migrations.baseline, migrations.new):
         cli.add_command(command)
     cli.add_command(drift.drift)
     cli.add_command(local.local)
+    cli.add_command(maintain.maintain)
     cli.add_command(partitions.partitions)
     cli.add_command(data.sample_data)
 
