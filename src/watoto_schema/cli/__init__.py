@@ -85,7 +85,7 @@ def cli(ctx: click.Context, dsn: str | None, use_local: bool, extra_dirs: tuple[
     Exit status: 0 ok, 1 error, 2 a check found differences, 3 refused (lock held, unsafe
     without a flag).
     """
-    ctx.obj = AppContext(dsn=dsn, use_local=use_local, extra_dirs=extra_dirs,
+    ctx.obj = AppContext(dsn=dsn, use_local=use_local, cli_dirs=extra_dirs,
                          as_json=as_json, debug=debug, config_file=config_file)
 
 

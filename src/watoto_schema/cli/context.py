@@ -29,12 +29,6 @@ class AppContext:
     _output: Output | None = field(default=None, repr=False)
     _dirs: tuple[Path, ...] | None = field(default=None, repr=False)
 
-    def __init__(self, dsn: str | None, use_local: bool, extra_dirs: tuple[Path, ...],
-                 as_json: bool, debug: bool, config_file: Path | None = None) -> None:
-        self.dsn, self.use_local, self.cli_dirs = dsn, use_local, extra_dirs
-        self.as_json, self.debug, self.config_file = as_json, debug, config_file
-        self._output, self._dirs = None, None
-
     @property
     def extra_dirs(self) -> tuple[Path, ...]:
         """Extra migration folders: the config file's, then each --migrations."""
