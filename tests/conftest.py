@@ -149,18 +149,24 @@ def db_conn(db: Target) -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
-def connect_to(db: Target) -> Iterator[Any]:
-    """A factory of extra autocommit connections to ``db`` (closed after the test)."""
+def connections() -> Iterator[Any]:
+    """A factory of extra autocommit connections to any target (closed after the test)."""
     opened: list[psycopg.Connection[Any]] = []
 
-    def factory(**kwargs: Any) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(db.conninfo, autocommit=True, **kwargs)
+    def factory(target: Target, **kwargs: Any) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(target.conninfo, autocommit=True, **kwargs)
         opened.append(conn)
         return conn
 
     yield factory
     for conn in opened:
         conn.close()
+
+
+@pytest.fixture
+def connect_to(db: Target, connections: Any) -> Any:
+    """A factory of extra autocommit connections to ``db``."""
+    return lambda **kwargs: connections(db, **kwargs)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -166,10 +166,10 @@ def test_debug_shows_the_traceback(db: Target) -> None:
     assert "Traceback" in result.stderr
 
 
-def test_migration_lock_held_exits_3(empty_db: Target, connect_to_server: Any) -> None:
+def test_migration_lock_held_exits_3(empty_db: Target, connections: Any) -> None:
     from watoto_schema.migrate import LOCK_CLASS, LOCK_MIGRATE
 
-    holder = connect_to_server(empty_db, application_name="someone-else")
+    holder = connections(empty_db, application_name="someone-else")
     holder.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_MIGRATE))
     result = run("--dsn", empty_db.conninfo, "migrate", "--lock-wait", "0.3")
     line = assert_one_line_error(result, code=3)
@@ -190,17 +190,3 @@ def test_config_file_adds_migration_folders(db: Target, tmp_path: Path,
     line = assert_one_line_error(run("--dsn", db.conninfo, "status"))
     assert "unknown setting(s) migration" in line
 
-
-@pytest.fixture
-def connect_to_server() -> Iterator[Any]:
-    """A factory of extra autocommit connections to a given target (closed after the test)."""
-    opened: list[psycopg.Connection[Any]] = []
-
-    def factory(target: Target, **kwargs: Any) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(target.conninfo, autocommit=True, **kwargs)
-        opened.append(conn)
-        return conn
-
-    yield factory
-    for conn in opened:
-        conn.close()

@@ -38,6 +38,7 @@ from .errors import (
     Refused,
     WatotoError,
 )
+from .migrate import LOCK_CLASS, LOCK_MIGRATE
 from .resources import sql_text
 from .target import Target, connect, one_line
 
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 
 # pg_advisory_lock(classid, objid): the migration lock is (LOCK_CLASS, 1); maintenance runs
 # serialise on (LOCK_CLASS, 2), so a migration and a maintenance run never wait on each other.
-LOCK_CLASS = 0x5741_544F  # "WATO", as in migrate.LOCK_CLASS
-LOCK_MIGRATE = 1
 LOCK_MAINTAIN = 2
 LOCK_NOT_AVAILABLE = "55P03"
 DEADLOCK_DETECTED = "40P01"
