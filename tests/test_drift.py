@@ -153,3 +153,16 @@ def test_cli_exit_codes_json_and_sql(db: Target) -> None:
     assert "CREATE INDEX CONCURRENTLY idx_courses_category ON public.courses" in script.stdout
     human = run("--dsn", db.conninfo, "drift")
     assert "missing" in human.stdout and "idx_courses_category" in human.stdout
+
+
+def test_policy_file_decides_which_partitions_are_drift(db: Target, tmp_path: Path) -> None:
+    policy = tmp_path / "partitions.toml"
+    policy.write_text((Path(partitions.policy_path())).read_text().replace(
+        'naming = "{table}_{year}"', 'naming = "{table}_y{year}"'))
+    execute_script(db, "CREATE TABLE enrollments_2031 PARTITION OF enrollments "
+                       "FOR VALUES FROM ('2031-01-01') TO ('2032-01-01');")
+    assert run("--dsn", db.conninfo, "drift").exit_code == 0  # shipped naming: fine
+    other = run("--dsn", db.conninfo, "--json", "drift", "--policy", str(policy))
+    assert other.exit_code == 2  # named against that policy's pattern: drift
+    names = {d["name"] for d in json.loads(other.stdout)["reports"][0]["differences"]}
+    assert "public.enrollments_2031" in names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .context import AppContext
@@ -18,9 +20,12 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--privileges", is_flag=True, help="Compare owners and grants too.")
 @click.option("--no-cache", is_flag=True,
               help="Rebuild the expected schema even if a cached copy exists.")
+@click.option("--policy", "policy_file", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Partition policy to judge partitions by (default: sql/partitions.toml).")
 @pass_app
 def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: bool,
-          no_cache: bool) -> None:
+          no_cache: bool, policy_file: Path | None) -> None:
     """Compare the database with the schema its applied migrations build (exit 2 on drift).
 
     The expected schema is built in a scratch database on the same server (or a throwaway
@@ -34,7 +39,7 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: b
     reports = lib.drift(app.target(), against=[app.other_target(d, "--against")
                                                for d in against],
                         extra_dirs=app.extra_dirs, privileges=privileges,
-                        use_cache=not no_cache)
+                        use_cache=not no_cache, policy_file=policy_file)
     in_sync = all(r.in_sync for r in reports)
     if as_sql:
         scripts = [fix_sql(r) for r in reports]
