@@ -440,3 +440,13 @@ def test_new_scaffolds_the_next_version(tmp_path: Path) -> None:
     assert text.startswith("-- depends: 0008_add_school_codes\n-- transactional: false\n")
     bad = run("--migrations", str(tmp_path), "new", "Bad Name")
     assert bad.exit_code == 1 and "lower-case" in bad.stderr
+
+
+def test_python_migrations_are_refused_not_skipped(db: Target, tmp_path: Path) -> None:
+    (tmp_path / "1001_code.py").write_text(
+        f"from yoyo import step\n__depends__ = {{'{HEAD}'}}\n"
+        "step(lambda conn: conn.cursor().execute('CREATE TABLE from_python (id int)'))\n")
+    result = run("--dsn", db.conninfo, "--migrations", str(tmp_path), "migrate")
+    assert result.exit_code == 1 and "only SQL migration steps" in result.stderr
+    assert q(db, "SELECT to_regclass('from_python')") == [(None,)]
+    assert "1001_code" not in [r[0] for r in q(db, "SELECT version FROM schema_migrations")]

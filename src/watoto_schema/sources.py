@@ -89,11 +89,14 @@ def _headers(path: Path) -> dict[str, str]:
     return settings
 
 
-def _statements(step_list: Any, direction: str) -> list[str]:
+def _statements(step_list: Any, direction: str, path: Path) -> list[str]:
     out: list[str] = []
     for wrapper in step_list:
-        sql = getattr(wrapper.step, "_apply" if direction == "apply" else "_rollback")
-        if isinstance(sql, str) and sql.strip():
+        sql = getattr(wrapper.step, "_apply" if direction == "apply" else "_rollback", None)
+        if sql is not None and not isinstance(sql, str):
+            raise BadConfig(f"{path.name}: only SQL migration steps are supported (this "
+                            "one is Python code); write it as a .sql migration")
+        if sql and sql.strip():
             out.append(sql.strip())
     if direction == "rollback":
         out.reverse()
@@ -122,8 +125,8 @@ def read(dirs: Sequence[Path]) -> list[MigrationFile]:
             path=path,
             transactional=bool(m.use_transactions),
             depends=sorted(d.id for d in m.depends),
-            statements=_statements(m.steps, "apply"),
-            rollback_statements=_statements(m.steps, "rollback"),
+            statements=_statements(m.steps, "apply", path),
+            rollback_statements=_statements(m.steps, "rollback", path),
             checksum=checksum(path.read_text(encoding="utf-8")),
             rollback_checksum=(checksum(rollback.read_text(encoding="utf-8"))
                                if rollback.is_file() else None),
@@ -149,8 +152,10 @@ def scan(dirs: Sequence[Path]) -> list[FileSummary]:
     """
     found: list[FileSummary] = []
     for folder in dirs:
-        for path in sorted(folder.glob("*.sql")):
-            if path.name.endswith(".rollback.sql") or path.name.startswith("post-apply"):
+        for path in sorted(folder.iterdir()):
+            if (not path.is_file() or path.suffix not in (".sql", ".py")
+                    or path.name.endswith(".rollback.sql")
+                    or path.name.startswith(("post-apply", "_tmp_yoyonew"))):
                 continue
             found.append(FileSummary(path.stem, path,
                                      checksum(path.read_text(encoding="utf-8"))))
