@@ -33,6 +33,15 @@ class Prepared:
     cleanup: list[str] = field(default_factory=list)  # run first, each in autocommit
 
 
+def build_concurrently(index_def: str) -> str:
+    """Turn ``pg_get_indexdef()`` output into the same index built ``CONCURRENTLY``."""
+    built, count = re.subn(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ",
+                           index_def, count=1)
+    if count != 1:
+        raise ValueError(f"not a CREATE INDEX statement: {index_def}")
+    return built
+
+
 def _parse(statement: str) -> Any:
     from pglast import parse_sql
     from pglast.parser import ParseError

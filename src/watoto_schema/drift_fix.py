@@ -33,7 +33,9 @@ def _column_parts(definition: str | None) -> dict[str, str | None]:
 
 
 def _concurrently(index_def: str) -> str:
-    return re.sub(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ", index_def, count=1)
+    from .concurrent import build_concurrently
+
+    return build_concurrently(index_def)
 
 
 def _index_short(name: str) -> str:

@@ -466,12 +466,12 @@ def _index_task(cat: _Catalog, oid: int, action: str, findings: list[Finding]) -
 
 
 def _concurrently(definition: str) -> str:
-    """Turn ``pg_get_indexdef()`` output into the same index built concurrently."""
-    built, count = re.subn(r"^CREATE (UNIQUE )?INDEX ", r"CREATE \1INDEX CONCURRENTLY ",
-                           definition, count=1)
-    if count != 1:
-        raise WatotoError(f"cannot rebuild concurrently, unexpected definition: {definition}")
-    return built
+    from .concurrent import build_concurrently
+
+    try:
+        return build_concurrently(definition)
+    except ValueError as exc:
+        raise WatotoError(f"cannot rebuild concurrently: {exc}") from exc
 
 
 def _migration_running(conn: psycopg.Connection[Any]) -> bool:
