@@ -88,27 +88,34 @@ def test_email_change_into_a_taken_address_is_refused(db_conn: Conn) -> None:
     add_user(db_conn, "ONE@X.ORG")
 
 
+def _outcome_after_waiting(holder: Conn, waiter: Conn, statement: str,
+                           params: tuple[Any, ...]) -> str:
+    """Run ``statement`` on ``waiter`` while ``holder``'s open transaction holds what it
+    needs; check it waits, commit ``holder``, and return the waiter's SQLSTATE."""
+    outcome: list[str] = []
+
+    def wait() -> None:
+        try:
+            waiter.execute(statement, params)
+            outcome.append("00000")
+        except psycopg.Error as exc:
+            outcome.append(exc.sqlstate or "?")
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    thread.join(0.5)
+    assert thread.is_alive(), "the second session did not wait for the first transaction"
+    holder.execute("COMMIT")
+    thread.join(10)
+    return outcome[0]
+
+
 def _race(connect_to: Any, statement: str, params: tuple[Any, ...]) -> list[str]:
     """Run ``statement`` in two transactions that overlap; return each outcome's SQLSTATE."""
     first, second = connect_to(), connect_to()
-    outcomes: list[str] = []
     first.execute("BEGIN")
     first.execute(statement, params)  # holds the key, uncommitted
-
-    def contender() -> None:
-        try:
-            second.execute(statement, params)  # blocks on the first's key
-            outcomes.append("00000")
-        except psycopg.Error as exc:
-            outcomes.append(exc.sqlstate or "?")
-
-    thread = threading.Thread(target=contender)
-    thread.start()
-    thread.join(0.5)
-    assert thread.is_alive(), "the second insert did not wait for the first transaction"
-    first.execute("COMMIT")
-    thread.join(10)
-    return ["00000", *outcomes]
+    return ["00000", _outcome_after_waiting(first, second, statement, params)]
 
 
 def test_racing_inserts_of_one_email_cannot_both_commit(db: Any, connect_to: Any) -> None:
@@ -209,22 +216,9 @@ def test_progress_for_a_concurrently_deleted_enrollment_cannot_commit(
     deleter, writer = connect_to(), connect_to()
     deleter.execute("BEGIN")
     deleter.execute("DELETE FROM enrollments WHERE id = %s", (e1,))
-    outcome: list[str] = []
-
-    def write() -> None:
-        try:
-            writer.execute("INSERT INTO module_progress (enrollment_id, module_id) "
-                           "VALUES (%s, %s)", (e1, school["m1"]))
-            outcome.append("00000")
-        except psycopg.Error as exc:
-            outcome.append(exc.sqlstate or "?")
-
-    thread = threading.Thread(target=write)
-    thread.start()
-    thread.join(0.5)
-    assert thread.is_alive(), "the insert did not wait for the delete"
-    deleter.execute("COMMIT")
-    thread.join(10)
+    outcome = [_outcome_after_waiting(
+        deleter, writer, "INSERT INTO module_progress (enrollment_id, module_id) "
+        "VALUES (%s, %s)", (e1, school["m1"]))]
     assert outcome == ["23503"]
     assert db_conn.execute("SELECT count(*) FROM module_progress").fetchone() == (0,)
 

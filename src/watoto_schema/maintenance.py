@@ -40,6 +40,7 @@ from .errors import (
 )
 from .migrate import LOCK_CLASS, LOCK_MIGRATE
 from .resources import sql_text
+from .retry import LOCK_NOT_AVAILABLE, backoff_delay
 from .target import Target, connect, one_line
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 # pg_advisory_lock(classid, objid): the migration lock is (LOCK_CLASS, 1); maintenance runs
 # serialise on (LOCK_CLASS, 2), so a migration and a maintenance run never wait on each other.
 LOCK_MAINTAIN = 2
-LOCK_NOT_AVAILABLE = "55P03"
 DEADLOCK_DETECTED = "40P01"
 _RETRYABLE = frozenset({LOCK_NOT_AVAILABLE, DEADLOCK_DETECTED})
 MAX_JOBS = 8  # hard cap on parallel workers, whatever the free connection slots
@@ -1099,7 +1099,7 @@ class _Runner:
                     retryable = exc.sqlstate in _RETRYABLE
                     if retryable and op.attempts <= self.options.retries \
                             and not self.stop.is_set():
-                        delay = min(self.options.backoff * 2 ** (op.attempts - 1), 10.0)
+                        delay = backoff_delay(self.options.backoff, op.attempts - 1)
                         what = ("a deadlock" if exc.sqlstate == DEADLOCK_DETECTED else
                                 f"lock not granted within {self.options.lock_timeout}")
                         self.emit(ProgressEvent(

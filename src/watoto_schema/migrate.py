@@ -42,6 +42,7 @@ from .errors import (
     Refused,
 )
 from .resources import sql_text
+from .retry import LOCK_NOT_AVAILABLE, backoff_delay
 from .sources import MigrationFile
 from .target import Target, connect, one_line
 
@@ -54,7 +55,6 @@ HISTORY = "watoto_migration_history"
 # pg_advisory_lock(classid, objid): one lock per database for migration runs.
 LOCK_CLASS = 0x5741_544F  # "WATO"
 LOCK_MIGRATE = 1
-LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass
@@ -381,7 +381,7 @@ class _Runner:
                     blocker = monitor.describe() if monitor else "unknown"
                     raise MigrationBlocked(m.version, attempt + 1, exc.statement,
                                            blocker) from None
-                delay = min(self.options.backoff * 2 ** attempt, 10.0)
+                delay = backoff_delay(self.options.backoff, attempt)
                 self.on_event(f"{m.version}: lock not granted within "
                               f"{self.options.settings_for(m)['lock_timeout']}, "
                               f"retry {attempt + 1}/{self.options.retries} in {delay:g}s")

@@ -33,12 +33,12 @@ from typing import Any
 
 from .errors import BadConfig, Refused
 from .resources import data_dir, sql_text
+from .retry import LOCK_NOT_AVAILABLE, backoff_delay
 from .target import Target, connect, one_line
 
 INTERVALS = ("yearly", "monthly", "daily")
 _BOUND = re.compile(r"FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)")
 _HASH = re.compile(r"FOR VALUES WITH \(modulus (\d+), remainder (\d+)\)")
-LOCK_NOT_AVAILABLE = "55P03"
 
 
 # -- policy ------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def _with_retries(conn: Any, settings: RunSettings, work: Callable[[], object]) 
                     raise Refused(f"locks not granted within {settings.lock_timeout} in "
                                   f"{attempt + 1} attempts: {one_line(exc)}") from exc
                 raise
-            time.sleep(min(settings.backoff * 2 ** attempt, 10.0))
+            time.sleep(backoff_delay(settings.backoff, attempt))
 
 
 def _range_create(conn: Any, policy_table: str, key: str, info: TableInfo | None, name: str,
