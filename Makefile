@@ -23,7 +23,6 @@ install: $(STAMP)
 demo: install
 	$(BIN)/watoto-schema local start
 	$(BIN)/watoto-schema --local migrate
-	$(BIN)/watoto-schema --local partitions ensure
 	$(BIN)/watoto-schema --local sample-data --students $(DEMO_STUDENTS) --if-empty
 	$(BIN)/watoto-schema --local status
 

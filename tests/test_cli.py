@@ -86,7 +86,7 @@ def test_libpq_environment_is_used_when_nothing_else_is_given(empty_db: Target) 
 
 def test_rollback_needs_exactly_one_selector(db: Target) -> None:
     result = run("--dsn", db.conninfo, "rollback")
-    assert result.exit_code == 2  # click usage error
+    assert result.exit_code == 1  # a usage error: 2 would read as "differences found"
     assert "exactly one of" in result.stderr
 
 

@@ -78,11 +78,10 @@ def test_no_drift_after_a_full_rollback_and_migrate(db: Target) -> None:
     assert report_of(db, use_cache=False).in_sync
 
 
-def test_a_gap_in_the_premake_horizon_is_drift_until_ensure(db: Target) -> None:
+def test_a_database_migrate_just_built_is_in_sync_before_and_after_premake(db: Target) -> None:
     migrate.rollback(db, everything=True)
-    migrate.migrate(db)  # the migrations stop at 2027; the policy wants current year + 2
-    gaps = [d for d in report_of(db).differences if d.change == "missing"]
-    assert gaps and all(d.kind == "partition" for d in gaps)
+    migrate.migrate(db)  # the migrations stop at 2027; the policy's horizon is later
+    assert report_of(db).in_sync  # a short runway is not drift (`partitions list` warns)
     partitions.ensure(db)
     assert report_of(db).in_sync
 

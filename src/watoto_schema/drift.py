@@ -253,8 +253,11 @@ def _declared_partitions(policy: dict[str, Any], today: date, actual: Sequence[S
 
     An extra partition whose bounds are one policy period on calendar boundaries, at or
     after ``start``, named by the policy's naming, is what ``partitions ensure`` makes: not
-    drift. A period between ``start`` and the premake horizon that no partition covers is
-    drift (``missing``; ``partitions ensure`` fixes it).
+    drift. A period that no partition covers *between* two partitions and before the
+    premake horizon is drift (``missing``: its rows land in DEFAULT now or soon;
+    ``partitions ensure`` fills it). The runway ahead and partitions retired at the old end
+    are the partition lifecycle's business, reported by ``partitions list``, not schema
+    drift: a database that ``migrate`` just built is in sync whatever the date.
     """
     from . import partitions as lib
 
@@ -279,17 +282,17 @@ def _declared_partitions(policy: dict[str, Any], today: date, actual: Sequence[S
                     and hi == lib.next_period(lo, spec.interval)
                     and d.name == f"public.{spec.name_for(lo)}"):
                 conforming.add(d.name)
-        if parent not in covered:
+        ranges = covered.get(parent)
+        if not ranges:
             continue
-        horizon = lib.period_start(today, spec.interval)
-        for _ in range(spec.premake + 1):
-            horizon = lib.next_period(horizon, spec.interval)
-        for lo, hi in lib.periods(spec.start, horizon, spec.interval):
-            if not any(a < hi and lo < b for a, b in covered[parent]):
+        first = max(spec.start, min(a for a, _ in ranges))
+        last = min(max(b for _, b in ranges), spec.premake_horizon(today))
+        for lo, hi in lib.periods(lib.period_start(first, spec.interval), last, spec.interval):
+            if not any(a < hi and lo < b for a, b in ranges):
                 added.append(Difference(
                     parent, "partition", f"public.{spec.name_for(lo)}", "missing",
                     f"FOR VALUES FROM ('{lo} 00:00:00') TO ('{hi} 00:00:00') "
-                    f"(inside the premake horizon: run `partitions ensure`)", None))
+                    f"(a gap between partitions: run `partitions ensure`)", None))
     return added, conforming
 
 

@@ -59,6 +59,14 @@ class TablePolicy:
     default: bool = False
     modulus: int | None = None
 
+    def premake_horizon(self, today: date) -> date:
+        """The end of the runway ``ensure`` keeps: the current period plus ``premake`` more."""
+        assert self.interval
+        horizon = period_start(today, self.interval)
+        for _ in range(self.premake + 1):
+            horizon = next_period(horizon, self.interval)
+        return horizon
+
     def name_for(self, lower: date | None = None, remainder: int | None = None) -> str:
         if self.strategy == "hash":
             return self.naming.format(table=self.table, remainder=remainder)
@@ -395,13 +403,15 @@ def _never_analyzed(conn: Any, table: str) -> bool:
 
 def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
            tables: Sequence[str] = (), today: date | None = None, dry_run: bool = False,
-           settings: RunSettings | None = None) -> PartitionRun:
+           settings: RunSettings | None = None, skip_missing: bool = False) -> PartitionRun:
     """Create every missing partition up to the premake horizon of each declared table.
 
     Idempotent: a second run finds nothing to do. Range partitions go from the policy's
     ``start`` to the current period plus ``premake``; hash tables get any missing
     remainder of their modulus. The parent is analyzed when anything changed (or it was
-    never analyzed). ``today`` defaults to the server's ``current_date``.
+    never analyzed). ``today`` defaults to the server's ``current_date``. A declared table
+    the database does not have is an error, or passed over with ``skip_missing`` (what
+    ``migrate --to`` an early version needs).
     """
     policy = policy if policy is not None else load_policy()
     settings = settings or RunSettings()
@@ -418,6 +428,8 @@ def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
         existing = read_tables(conn)
         for p in chosen:
             info = existing.get(p.table)
+            if info is None and skip_missing:
+                continue
             if info is None:
                 raise BadConfig(f"{p.table} is not a partitioned table in this database "
                                 "(has the migration that creates it run?)")
@@ -447,9 +459,7 @@ def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
                     if not dry_run:
                         _with_retries(conn, settings, lambda ddl=ddl: conn.execute(ddl))  # type: ignore[misc]
                         info = read_tables(conn)[p.table]
-                horizon = period_start(today, p.interval)
-                for _ in range(p.premake + 1):
-                    horizon = next_period(horizon, p.interval)
+                horizon = p.premake_horizon(today)
                 ranges = [(q.lower, q.upper) for q in info.partitions if q.lower and q.upper]
                 for lo, hi in periods(p.start, horizon, p.interval):
                     if any(a < hi and lo < b for a, b in ranges):
@@ -541,21 +551,35 @@ class TableReport:
     runway_days: int | None = None
     default_rows: int | None = None
     newest_row: datetime | None = None
+    premake_until: date | None = None  # the policy's horizon, for a declared range table
+    warnings: list[str] = field(default_factory=list)
 
 
-def list_partitions(target: Target, tables: Sequence[str] = ()) -> list[TableReport]:
+def list_partitions(target: Target, tables: Sequence[str] = (),
+                    policy: dict[str, TablePolicy] | None = None) -> list[TableReport]:
     """Partitions with bounds, estimated rows and size; per table the runway, the rows in
-    DEFAULT (exact count) and the newest row's time (reads the newest non-empty partition)."""
+    DEFAULT (exact count) and the newest row's time (reads the newest non-empty partition).
+
+    Operational warnings (not schema drift): a declared range table whose runway ends
+    before its premake horizon, rows waiting in DEFAULT, a declared table missing. A name
+    in ``tables`` that is not a partitioned table is an error.
+    """
     from psycopg import sql
 
+    policy = policy if policy is not None else load_policy()
     reports = []
     with _open(target) as conn:
         today = conn.execute("SELECT current_date").fetchone()[0]
-        for name, info in sorted(read_tables(conn).items()):
+        existing = read_tables(conn)
+        unknown = [t for t in tables if t not in existing]
+        if unknown:
+            raise BadConfig(f"not a partitioned table in this database: {', '.join(unknown)}")
+        for name, info in sorted(existing.items()):
             if tables and name not in tables:
                 continue
             strategy = info.key.split(" ", 1)[0].lower()
             report = TableReport(name, strategy, info.partitions)
+            declared = policy.get(name)
             if strategy == "range":
                 uppers = [p.upper for p in info.partitions if p.upper]
                 if uppers:
@@ -576,6 +600,19 @@ def list_partitions(target: Target, tables: Sequence[str] = ()) -> list[TableRep
                             report.newest_row = row[0]
                         if not part.is_default:
                             break
+                if declared and declared.strategy == "range":
+                    report.premake_until = declared.premake_horizon(today)
+                    if report.runway_until is None or report.runway_until < report.premake_until:
+                        report.warnings.append(
+                            f"runway ends {report.runway_until or 'now'}, before the premake "
+                            f"horizon {report.premake_until}: run `partitions ensure`")
+                if report.default_rows:
+                    report.warnings.append(
+                        f"{report.default_rows} row(s) in DEFAULT: `partitions ensure` or "
+                        "`partitions create` moves them into their partition")
+            elif declared and declared.modulus and len(info.partitions) < declared.modulus:
+                report.warnings.append(f"{len(info.partitions)} of {declared.modulus} hash "
+                                       "partitions: run `partitions ensure`")
             reports.append(report)
     return reports
 

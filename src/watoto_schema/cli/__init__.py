@@ -29,11 +29,26 @@ class ReportedError(click.ClickException):
 
 
 class WatotoGroup(click.Group):
-    """The root group: the one place where errors become a line and an exit status."""
+    """The root group: the one place where errors become a line and an exit status.
+
+    Usage errors (an unknown option, a missing value) exit 1 like every other error:
+    Click's own status for them, 2, means "a check found differences" here.
+    """
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # the root's own options
+            exc.exit_code = EXIT_ERROR  # type: ignore[misc]
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a subcommand's options, or raised by a command
+            exc.exit_code = EXIT_ERROR  # type: ignore[misc]
+            raise
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except WatotoError as exc:
@@ -61,32 +76,109 @@ def _report(ctx: click.Context, message: str, code: int) -> ReportedError:
     return ReportedError(redact(one_line(message), secrets), code)
 
 
+# The global options: accepted before the command (`watoto-schema --json status`) and after
+# it at any depth (`watoto-schema partitions list --json`), with the same meaning.
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--dsn", "dsn"), {"metavar": "URL", "help": "Target database (libpq URL or key=value "
+                        "string). Default: $WATOTO_DATABASE_URL, then libpq's PG* environment "
+                        "/ service file."}),
+    (("--local", "use_local"), {"is_flag": True, "help": "Target the embedded cluster in "
+                                "./.watoto (see `local start`)."}),
+    (("--migrations", "cli_dirs"), {
+        "multiple": True, "metavar": "DIR",
+        "type": click.Path(exists=True, file_okay=False, path_type=Path),
+        "help": "An extra migration folder, applied after the shipped ones and those of the "
+        "config file (repeatable)."}),
+    (("--config", "config_file"), {
+        "metavar": "FILE", "type": click.Path(exists=True, dir_okay=False, path_type=Path),
+        "help": "Configuration file (default: $WATOTO_CONFIG, else ./watoto-schema.toml)."}),
+    (("--json", "as_json"), {"is_flag": True, "help": "Print a JSON document on stdout."}),
+    (("--debug", "debug"), {"is_flag": True, "help": "Show tracebacks of errors."}),
+)
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Record a global option given after a command on the run's AppContext."""
+    app = ctx.find_object(AppContext)
+    if app is None or param.name is None or value in (None, False, ()):
+        return  # not given here: what was given before the command stands
+    if param.name == "cli_dirs":
+        app.cli_dirs = (*app.cli_dirs, *value)
+    else:
+        setattr(app, param.name, value)
+
+
+class GlobalOption(click.Option):
+    """A global option repeated on a subcommand; listed under its own help heading."""
+
+
+def _global_options(*, on_subcommand: bool) -> list[click.Option]:
+    if on_subcommand:
+        return [GlobalOption(list(decls), expose_value=False, callback=_set_global, **settings)
+                for decls, settings in GLOBAL_OPTIONS]
+    return [click.Option(list(decls), **settings) for decls, settings in GLOBAL_OPTIONS]
+
+
+def _format_options(command: click.Command, ctx: click.Context,
+                    formatter: click.HelpFormatter) -> None:
+    """The command's own options, then the global ones under a heading of their own."""
+    own: list[tuple[str, str]] = []
+    common: list[tuple[str, str]] = []
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is not None:
+            (common if isinstance(param, GlobalOption) else own).append(record)
+    if own:
+        with formatter.section("Options"):
+            formatter.write_dl(own)
+    if common:
+        with formatter.section("Global options (also accepted before the command)"):
+            formatter.write_dl(common)
+
+
+class _WithGlobals:
+    """Mixed into every command below the root: the global options, shown apart."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_options(self, ctx, formatter)  # type: ignore[arg-type]
+        if isinstance(self, click.Group):
+            self.format_commands(ctx, formatter)
+
+
+def add_global_options(command: click.Command) -> None:
+    """Give ``command`` and every command below it the global options (idempotent)."""
+    names = {opt for p in command.params for opt in getattr(p, "opts", [])}
+    if not any(isinstance(p, GlobalOption) for p in command.params):
+        for option in _global_options(on_subcommand=True):
+            if names.isdisjoint(option.opts):  # a command's own option of that name wins
+                command.params.append(option)
+        base = type(command)
+        if not issubclass(base, _WithGlobals):
+            command.__class__ = type(f"{base.__name__}WithGlobals", (_WithGlobals, base), {})
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_global_options(sub)
+
+
 @click.group(cls=WatotoGroup,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--dsn", metavar="URL", help="Target database (libpq URL or key=value string). "
-              "Default: $WATOTO_DATABASE_URL, then libpq's PG* environment / service file.")
-@click.option("--local", "use_local", is_flag=True,
-              help="Target the embedded cluster in ./.watoto (see `local start`).")
-@click.option("--migrations", "extra_dirs", multiple=True, metavar="DIR",
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="An extra migration folder, applied after the shipped ones and those of the "
-              "config file (repeatable).")
-@click.option("--config", "config_file", metavar="FILE",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Configuration file (default: $WATOTO_CONFIG, else ./watoto-schema.toml).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON document on stdout.")
-@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.version_option(package_name="watoto-schema")
 @click.pass_context
-def cli(ctx: click.Context, dsn: str | None, use_local: bool, extra_dirs: tuple[Path, ...],
+def cli(ctx: click.Context, dsn: str | None, use_local: bool, cli_dirs: tuple[Path, ...],
         config_file: Path | None, as_json: bool, debug: bool) -> None:
     """Schema migrations, embedded PostgreSQL and sample data for the Watoto LMS database.
 
-    Exit status: 0 ok, 1 error, 2 a check found differences, 3 refused (lock held, unsafe
-    without a flag).
+    Global options may be given before or after the command (`watoto-schema --json status`
+    or `watoto-schema status --json`).
+
+    Exit status: 0 ok, 1 error (usage errors included), 2 a check found differences, 3
+    refused (lock held, unsafe without a flag).
     """
-    ctx.obj = AppContext(dsn=dsn, use_local=use_local, cli_dirs=extra_dirs,
+    ctx.obj = AppContext(dsn=dsn, use_local=use_local, cli_dirs=cli_dirs,
                          as_json=as_json, debug=debug, config_file=config_file)
+
+
+cli.params[:0] = _global_options(on_subcommand=False)
 
 
 def _register() -> None:
@@ -100,6 +192,8 @@ def _register() -> None:
     cli.add_command(maintain.maintain)
     cli.add_command(partitions.partitions)
     cli.add_command(data.sample_data)
+    for command in cli.commands.values():
+        add_global_options(command)
 
 
 _register()

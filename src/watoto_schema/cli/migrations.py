@@ -50,20 +50,32 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
               help="Apply up to and including VERSION (full id or numeric prefix).")
 @click.option("--dry-run", is_flag=True,
               help="Print the exact SQL, transaction boundaries and settings; change nothing.")
+@click.option("--no-premake", "premake", flag_value=False, default=True,
+              help="Do not run `partitions ensure` after migrations were applied.")
 @_run_options
 @pass_app
-def migrate(app: AppContext, /, to: str | None, dry_run: bool, **run: Any) -> None:
+def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
+            **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
     or is missing, or when the migration lock or a table lock cannot be had in time.
-    A partially applied non-transactional migration is resumed.
+    A partially applied non-transactional migration is resumed. When migrations were
+    applied, the partitions of sql/partitions.toml are then premade up to their horizon
+    (`partitions ensure`), so the database is ready and in sync; --no-premake skips that.
     """
     from .. import migrate as lib
 
-    result = lib.migrate(app.target(), to=to, extra_dirs=app.extra_dirs,
+    target = app.target()
+    result = lib.migrate(target, to=to, extra_dirs=app.extra_dirs,
                          options=_options(**run), dry_run=dry_run, on_event=app.out.note)
-    _render_run(app, result)
+    premade: list[str] = []
+    if premake and result.done and result.sql is None:
+        from .. import partitions
+
+        ensured = partitions.ensure(target, skip_missing=True)
+        premade = [a.partition for a in ensured.actions if a.what in ("create", "move+attach")]
+    _render_run(app, result, premade)
 
 
 @click.command()
@@ -92,22 +104,28 @@ _VERBS = {"apply": "applied", "rollback": "rolled back", "repair": "re-recorded"
           "baseline": "baselined"}
 
 
-def _render_run(app: AppContext, result: RunResult) -> None:
+def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = None) -> None:
     verb = _VERBS[result.direction]
     if result.sql is not None:
         app.out.document({"direction": result.direction, "target": result.target,
                           "dry_run": True, "versions": result.done, "sql": result.sql})
         app.out.raw(result.sql)
         return
-    app.out.document({"direction": result.direction, "target": result.target,
-                      "dry_run": False, "versions": result.done, "retries": result.retries,
-                      "seconds": round(result.seconds, 3)})
+    doc: dict[str, Any] = {"direction": result.direction, "target": result.target,
+                           "dry_run": False, "versions": result.done, "retries": result.retries,
+                           "seconds": round(result.seconds, 3)}
+    if premade is not None:
+        doc["premade_partitions"] = premade
+    app.out.document(doc)
     if not result.done:
         app.out.line("Nothing to do.")
         return
     for version in result.done:
         app.out.line(f"{verb} {version}")
     app.out.line(f"{len(result.done)} migration(s) {verb} in {result.seconds:.2f}s")
+    if premade:
+        app.out.line(f"premade {len(premade)} partition(s) up to the policy's horizon: "
+                     + ", ".join(premade))
 
 
 _COLOURS = {"applied": "green", "pending": "yellow", "partial": "red", "edited": "red",

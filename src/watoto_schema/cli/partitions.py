@@ -85,21 +85,30 @@ def create(app: AppContext, table: str, lower: Any, upper: Any, interval: str | 
 
 
 @partitions.command(name="list")
-@click.option("--table", "tables", multiple=True, help="Only this table (repeatable).")
+@click.option("--table", "tables", multiple=True,
+              help="Only this partitioned table (repeatable); an unknown name is an error.")
+@_POLICY
 @pass_app
-def list_(app: AppContext, tables: tuple[str, ...]) -> None:
-    """Partitions with bounds, rows and size; per table the runway, DEFAULT rows, newest row."""
+def list_(app: AppContext, tables: tuple[str, ...], policy_file: Path | None) -> None:
+    """Partitions with bounds, rows and size; per table the runway, DEFAULT rows, newest row.
+
+    Warns (on stderr, and under "warnings" in --json) when a declared table's runway ends
+    before its premake horizon or rows wait in DEFAULT: operational work for `partitions
+    ensure`, not schema drift. The exit status stays 0.
+    """
     from .. import partitions as lib
 
-    reports = lib.list_partitions(app.target(), tables)
+    reports = lib.list_partitions(app.target(), tables, policy=_policy(policy_file))
     app.out.document({"tables": [
         {"table": r.table, "strategy": r.strategy, "runway_until": r.runway_until,
-         "runway_days": r.runway_days, "default_rows": r.default_rows,
-         "newest_row": r.newest_row,
+         "runway_days": r.runway_days, "premake_until": r.premake_until,
+         "default_rows": r.default_rows, "newest_row": r.newest_row, "warnings": r.warnings,
          "partitions": [{"name": p.name, "bound": p.bound, "estimated_rows": p.estimated_rows,
                          "bytes": p.bytes, "detach_pending": p.detach_pending}
                         for p in r.partitions]}
         for r in reports]})
+    if not reports:
+        app.out.line("No partitioned tables in this database.")
     for r in reports:
         facts = []
         if r.runway_until:
@@ -116,6 +125,8 @@ def list_(app: AppContext, tables: tuple[str, ...]) -> None:
                       ["partition", "bound", "est. rows", "size"],
                       [[p.name, p.bound, f"{p.estimated_rows:,}", _size(p.bytes)]
                        for p in r.partitions])
+        for warning in r.warnings:
+            app.out.note(f"warning: {r.table}: {warning}")
 
 
 def _size(n: int) -> str:

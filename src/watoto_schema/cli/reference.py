@@ -13,8 +13,9 @@ from . import cli
 HEADER = """# CLI reference
 
 Generated from `watoto-schema --help` by `make docs`; `tests/test_docs.py` keeps it in sync.
-Global options (`--dsn`, `--local`, `--migrations`, `--json`, `--debug`) go before the command:
-`watoto-schema --json status`.
+Global options (`--dsn`, `--local`, `--migrations`, `--config`, `--json`, `--debug`) go
+before or after the command, at any depth: `watoto-schema --json status` and
+`watoto-schema status --json` mean the same.
 """
 
 
