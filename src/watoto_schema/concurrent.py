@@ -5,7 +5,7 @@ module, using PostgreSQL's own parser (pglast):
 
 * expands ``CREATE INDEX CONCURRENTLY`` on a *partitioned* table, which PostgreSQL
   refuses, into ``CREATE INDEX ... ON ONLY parent`` + a concurrent build per partition +
-  ``ALTER INDEX ... ATTACH PARTITION`` (NOTES.md section 3);
+  ``ALTER INDEX ... ATTACH PARTITION``;
 * makes every statement safe to run again after a failure or a kill: an INVALID index
   left by a failed concurrent build is dropped (concurrently) and rebuilt, ``_ccnew``
   leftovers of a failed ``REINDEX CONCURRENTLY`` are dropped, work already done (a valid

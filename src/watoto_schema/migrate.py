@@ -1,7 +1,7 @@
 """Apply, roll back, verify and report versioned migrations.
 
 yoyo-migrations reads the migration files and runs the steps of transactional ones.
-Around it this module adds what yoyo lacks (``../shared/NOTES.md`` section 2):
+Around it this module adds what yoyo lacks (``docs/decisions/0005-migration-engine.md``):
 
 * a transactional migration, its ``schema_migrations`` row, yoyo's bookkeeping and our
   history row (content checksums, who, how long) commit in **one** transaction;
