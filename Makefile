@@ -26,8 +26,11 @@ demo: install
 	$(BIN)/watoto-schema --local sample-data --students $(DEMO_STUDENTS) --if-empty
 	$(BIN)/watoto-schema --local status
 
+# Two xdist workers share one throwaway cluster and one template (the project's own pytest
+# plugin); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -1,24 +1,20 @@
-"""Real-PostgreSQL test harness.
+"""Real-PostgreSQL test harness, thin: the server and the migrated databases come from
+watoto-schema's own pytest plugin (``watoto_schema.provision.pytest_plugin``), so every
+`make test` exercises it.
 
-One throwaway server per test session, chosen in this order:
-
-1. ``WATOTO_TEST_DSN``: an existing server (the DSN's user must be allowed CREATE DATABASE);
-2. testcontainers, when a Docker engine answers;
-3. a cluster started from the server binaries on the machine (``initdb`` with fsync off,
-   as the unprivileged ``postgres`` user when the tests run as root).
-
-Each test gets a fresh database cloned from a template (``CREATE DATABASE .. TEMPLATE``):
-``empty_db`` from an empty one, ``db`` from one with every shipped migration applied.
+The plugin picks the server (``WATOTO_TEST_DSN``, else an embedded cluster started from the
+server binaries as the unprivileged ``postgres`` user when we are root, shared by xdist
+workers, else testcontainers). ``db`` is the plugin's ``watoto_db`` (a fresh clone of the
+sealed template of every shipped migration, partitions premade); ``empty_db`` is a fresh
+empty database.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -26,11 +22,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from watoto_schema import migrate, partitions
+from watoto_schema.provision.pytest_plugin import TestDatabase, WatotoServer
+from watoto_schema.provision.template import Template
 from watoto_schema.target import Target
-
-TEMPLATE_EMPTY = "watoto_tmpl_empty"
-TEMPLATE_MIGRATED = "watoto_tmpl_migrated"
 
 
 @dataclass
@@ -61,84 +55,36 @@ class Server:
                 sql.Identifier(name)))
 
 
-def _docker_available() -> bool:
-    if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
-        return False
-    try:
-        import docker
-
-        client = docker.from_env(timeout=2)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:
-        return False
+@pytest.fixture(scope="session")
+def pg_server(watoto_server: WatotoServer) -> Server:
+    return Server(watoto_server.admin_conninfo, watoto_server.kind, watoto_server.tcp_host,
+                  watoto_server.tcp_port)
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    dsn = os.environ.get("WATOTO_TEST_DSN")
-    if dsn:
-        yield Server(make_conninfo(dsn), kind="WATOTO_TEST_DSN")
-        return
-    if os.environ.get("WATOTO_TEST_DOCKER", "auto") != "never" and _docker_available():
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer("postgres:15", driver=None) as container:
-            url = container.get_connection_url()
-            yield Server(make_conninfo(url), kind="testcontainers")
-        return
-    from watoto_schema.local import LocalCluster
-
-    # Not under pytest's tmp_path: its parents may be closed to the unprivileged user.
-    root = Path(tempfile.mkdtemp(prefix="watoto-test-"))
-    os.chmod(root, 0o755)
-    cluster = LocalCluster(root / "cluster", fsync=False, tcp=True)
-    info = cluster.start(dbname="postgres")
-    assert info.port is not None
-    try:
-        yield Server(make_conninfo(cluster.url("postgres")), kind="local cluster",
-                     tcp_host="127.0.0.1", tcp_port=info.port)
-    finally:
-        cluster.destroy()
-        os.rmdir(root)
-
-
-@pytest.fixture(scope="session")
-def templates(pg_server: Server) -> Server:
-    """Build the empty and the fully migrated template databases once per session."""
-    for name in (TEMPLATE_EMPTY, TEMPLATE_MIGRATED):
-        pg_server.drop_db(name)
-        pg_server.create_db(name)
-    migrated = Target(pg_server.conninfo(TEMPLATE_MIGRATED), "tests")
-    migrate.migrate(migrated)
-    partitions.ensure(migrated)  # as deployments do: migrate, then premake from the policy
-    return pg_server
+def migrated_template(watoto_template: Template) -> str:
+    """The name of the sealed template with every shipped migration applied."""
+    return watoto_template.name
 
 
 _counter = itertools.count()
 
 
-def _fresh(server: Server, template: str, request: pytest.FixtureRequest) -> Iterator[Target]:
-    name = f"t{os.getpid()}_{next(_counter)}"
-    server.create_db(name, template)
-    try:
-        yield Target(server.conninfo(name), "tests")
-    finally:
-        server.drop_db(name)
-
-
 @pytest.fixture
-def empty_db(templates: Server, request: pytest.FixtureRequest) -> Iterator[Target]:
+def empty_db(pg_server: Server) -> Iterator[Target]:
     """A fresh, empty database."""
-    yield from _fresh(templates, TEMPLATE_EMPTY, request)
+    name = f"t{os.getpid()}_{next(_counter)}"
+    pg_server.create_db(name)
+    try:
+        yield Target(pg_server.conninfo(name), "tests")
+    finally:
+        pg_server.drop_db(name)
 
 
 @pytest.fixture
-def db(templates: Server, request: pytest.FixtureRequest) -> Iterator[Target]:
-    """A fresh database with every shipped migration applied."""
-    yield from _fresh(templates, TEMPLATE_MIGRATED, request)
+def db(watoto_db: TestDatabase) -> Target:
+    """A fresh database with every shipped migration applied (the plugin's clone)."""
+    return Target(watoto_db.dsn, "tests")
 
 
 @pytest.fixture

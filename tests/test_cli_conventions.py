@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from watoto_schema.cli import cli
 
-from .conftest import TEMPLATE_MIGRATED, Server
+from .conftest import Server
 from .test_cli import assert_one_line_error, run
 from .test_drift import execute_script
 
@@ -48,6 +49,10 @@ ARGS: dict[str, list[str]] = {
                           "--dry-run"],
     "partitions render": ["enrollments"],
     "sample-data": ["--students", "20"],
+    "testdb provision": [],
+    "testdb list": [],
+    "testdb drop": ["no_such_test_database"],
+    "testdb gc": ["--dry-run"],
 }
 _LOCAL = {"local start", "local stop", "local status", "local url", "local destroy"}
 _names = itertools.count()
@@ -69,19 +74,19 @@ def test_the_walk_covers_every_command() -> None:
 
 
 @pytest.fixture
-def clone(templates: Server) -> Iterator[object]:
+def clone(pg_server: Server, migrated_template: str) -> Iterator[object]:
     """A factory of fresh migrated databases (dropped afterwards)."""
     made: list[str] = []
 
     def factory() -> str:
-        name = f"conv_{next(_names)}"
-        templates.create_db(name, TEMPLATE_MIGRATED)
+        name = f"conv_{os.getpid()}_{next(_names)}"
+        pg_server.create_db(name, migrated_template)
         made.append(name)
-        return templates.conninfo(name)
+        return pg_server.conninfo(name)
 
     yield factory
     for name in made:
-        templates.drop_db(name)
+        pg_server.drop_db(name)
 
 
 @pytest.mark.parametrize("command", sorted(ARGS))
@@ -100,6 +105,9 @@ def test_json_after_the_command_means_what_it_means_before(
         results.append(run(*argv))
         if command == "local start":
             run("local", "destroy", "--yes")
+        if command == "testdb provision" and results[-1].exit_code == 0:
+            for made in json.loads(results[-1].stdout)["databases"]:
+                run("testdb", "drop", made["name"], *target)
     before, after = results
     assert after.exit_code == before.exit_code, (after.output, before.output)
     assert "No such option" not in after.stderr

@@ -4,6 +4,7 @@ it must produce; applying `--sql` must remove the drift wherever the fix is safe
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,11 +119,11 @@ def test_privileges_only_when_asked(db: Target, db_conn: Any) -> None:
 
 
 def test_against_compares_more_databases_with_one_expected_schema(
-        db: Target, templates: Any) -> None:
-    other_name = "drift_against_copy"
-    templates.drop_db(other_name)
-    templates.create_db(other_name, "watoto_tmpl_migrated")
-    other = Target(templates.conninfo(other_name), "--against")
+        db: Target, pg_server: Any, migrated_template: str) -> None:
+    other_name = f"drift_against_copy_{os.getpid()}"
+    pg_server.drop_db(other_name)
+    pg_server.create_db(other_name, migrated_template)
+    other = Target(pg_server.conninfo(other_name), "--against")
     try:
         execute_script(other, "DROP INDEX idx_users_role;")
         first, second = drift.drift(db, against=[other])
@@ -130,7 +131,7 @@ def test_against_compares_more_databases_with_one_expected_schema(
         assert summary(second) == [
             {"change": "missing", "kind": "index", "name": "public.idx_users_role"}]
     finally:
-        templates.drop_db(other_name)
+        pg_server.drop_db(other_name)
 
 
 def test_a_database_without_migrations_is_an_error(empty_db: Target) -> None:
