@@ -285,7 +285,8 @@ class TestDatabase:
 
 
 @pytest.fixture
-def watoto_db(watoto_server: WatotoServer, request: pytest.FixtureRequest) -> Iterator[TestDatabase]:
+def watoto_db(watoto_server: WatotoServer,
+              request: pytest.FixtureRequest) -> Iterator[TestDatabase]:
     """A fresh migrated database for this test, dropped afterwards."""
     from .template import DataOptions
 
