@@ -37,7 +37,7 @@ from .template import (
     ensure_template,
     managed_databases,
     next_strategy,
-    record_clone_time,
+    record_use,
     schema_fingerprint,
     template_key,
 )
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 MAX_COUNT = 500
 DEFAULT_LEASE = timedelta(hours=2)
 DEFAULT_PREFIX = "watoto_test"
+TEMPLATE_IDLE = timedelta(hours=1)
 _PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 _APP = "watoto-schema testdb"
 # CI systems' job identifiers, recorded as the clone's owner.
@@ -175,6 +176,9 @@ def provision(target: Target, *, count: int = 1, data: DataOptions | None = None
                         made.append(_clone(target, conn, template, name, strategy, lease,
                                            owner(session, bound=bound_to_process)))
                     verified = True
+                if not strategy and not template.strategy:  # still timing the strategies
+                    record_use(conn, template, made[-1].strategy, made[-1].milliseconds)
+            record_use(conn, template, None, None)
         except BaseException:
             for clone in made:
                 try:
@@ -216,8 +220,6 @@ def _clone(target: Target, conn: psycopg.Connection[Any], template: Template, na
     except BaseException:
         drop_database(conn, name)
         raise
-    if chosen and not strategy:
-        record_clone_time(conn, template, chosen, milliseconds)
     return Clone(name, _strip_password(conninfo_for(target, name)), template.name, chosen,
                  round(milliseconds, 2), until)
 
@@ -359,10 +361,15 @@ def gc(target: Target, *, older_than: timedelta | None = None, keep: int = 3,
         for db in inv.builds:
             if _build_abandoned(conn, db):
                 out.append(Dropped(db.name, "build", "its builder is gone"))
+        # Another migration set's template is stale to us but may be another project's
+        # current one: only those not cloned for an hour go, beyond the newest ``keep``.
         stale = sorted((db for db in inv.templates if db.name not in inv.current),
                        key=lambda db: str(db.label.get("built_at", "")), reverse=True)
         for db in stale[keep:]:
-            out.append(Dropped(db.name, "template", "built from other migrations"))
+            used = _parse_time(db.label.get("last_used_at") or db.label.get("built_at"))
+            if used is None or used < now - TEMPLATE_IDLE:
+                out.append(Dropped(db.name, "template", "built from other migrations, "
+                                   "unused for an hour"))
         if not dry_run:
             for item in out:
                 drop_database(conn, item.name)

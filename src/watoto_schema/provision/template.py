@@ -318,17 +318,19 @@ def next_strategy(template: Template) -> str | None:
     return next((s for s in STRATEGIES if s not in timed), STRATEGIES[0])
 
 
-def record_clone_time(conn: psycopg.Connection[Any], template: Template, strategy: str,
-                      milliseconds: float) -> None:
-    """Remember how long a clone with ``strategy`` took; once both are known, the faster
-    becomes the template's strategy (kept in its label; a concurrent writer may win)."""
+def record_use(conn: psycopg.Connection[Any], template: Template, strategy: str | None,
+               milliseconds: float | None) -> None:
+    """Record in the template's label when it was last cloned and, until both strategies
+    are timed, how long a clone with ``strategy`` took; once both are known, the faster
+    becomes the template's strategy. (Concurrent writers: the last one wins, harmlessly.)"""
     timed = dict(template.label.get("clone_ms") or {})
-    if strategy in timed or template.strategy:
-        return
-    timed[strategy] = round(milliseconds, 2)
-    template.label["clone_ms"] = timed
-    if all(s in timed for s in STRATEGIES):
-        template.strategy = template.label["strategy"] = min(timed, key=lambda s: timed[s])
+    if strategy and milliseconds is not None and strategy not in timed \
+            and not template.strategy:
+        timed[strategy] = round(milliseconds, 2)
+        template.label["clone_ms"] = timed
+        if all(s in timed for s in STRATEGIES):
+            template.strategy = template.label["strategy"] = min(timed, key=lambda s: timed[s])
+    template.label["last_used_at"] = datetime.now(UTC).isoformat()
     _label(conn, template.name, template.label)
 
 
