@@ -26,6 +26,8 @@ from watoto_schema.provision.pytest_plugin import TestDatabase, WatotoServer
 from watoto_schema.provision.template import Template
 from watoto_schema.target import Target
 
+pytest_plugins = ["pytester"]  # the plugin's own tests run pytest inside pytest
+
 
 @dataclass
 class Server:
