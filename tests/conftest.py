@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from watoto_schema.provision.pytest_plugin import TestDatabase, WatotoServer
+from watoto_schema.provision.pytest_plugin import WatotoDatabase, WatotoServer
 from watoto_schema.provision.template import Template
 from watoto_schema.target import Target
 
@@ -84,7 +84,7 @@ def empty_db(pg_server: Server) -> Iterator[Target]:
 
 
 @pytest.fixture
-def db(watoto_db: TestDatabase) -> Target:
+def db(watoto_db: WatotoDatabase) -> Target:
     """A fresh database with every shipped migration applied (the plugin's clone)."""
     return Target(watoto_db.dsn, "tests")
 

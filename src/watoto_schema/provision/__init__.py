@@ -11,6 +11,7 @@ from .clones import (
     Dropped,
     Inventory,
     ProvisionResult,
+    add_clone,
     drop,
     gc,
     list_all,
@@ -19,4 +20,5 @@ from .clones import (
 from .template import DataOptions, ProvisionError, Template, ensure_template, template_key
 
 __all__ = ["Clone", "DataOptions", "Dropped", "Inventory", "ProvisionError", "ProvisionResult",
-           "Template", "drop", "ensure_template", "gc", "list_all", "provision", "template_key"]
+           "Template", "add_clone", "drop", "ensure_template", "gc", "list_all", "provision",
+           "template_key"]

@@ -96,7 +96,7 @@ class WatotoServer:
     extra_dirs: tuple[Path, ...] = ()
     session: str = ""
     _templates: dict[Any, Template] = field(default_factory=dict, repr=False)
-    _verified: set[Any] = field(default_factory=set, repr=False)
+    _conn: Any = field(default=None, repr=False)
 
     def conninfo(self, dbname: str, **overrides: Any) -> str:
         from psycopg.conninfo import make_conninfo
@@ -123,23 +123,31 @@ class WatotoServer:
     def clone(self, data: DataOptions) -> Clone:
         """A fresh database cloned from the template for ``data``, owned by this process.
 
-        The first clone of each variant in this process is checked against the files and
-        the template's label (a template changed by hand is rebuilt)."""
+        The first clone of each variant goes through ``provision`` (template found or
+        built, then checked against the files and its label: a template changed by hand
+        is rebuilt); later ones are one CREATE DATABASE on a kept connection."""
         from ..target import Target
-        from .clones import provision
+        from .clones import add_clone, provision
 
-        result = provision(Target(self.admin_conninfo, "pytest"), data=data,
-                           extra_dirs=self.extra_dirs, session=self.session,
-                           bound_to_process=True, verify=data not in self._verified)
-        self._verified.add(data)
-        self._templates[data] = result.template
-        return result.clones[0]
+        target = Target(self.admin_conninfo, "pytest")
+        if data not in self._templates:
+            result = provision(target, data=data, extra_dirs=self.extra_dirs,
+                               session=self.session, bound_to_process=True)
+            self._templates[data] = result.template
+            return result.clones[0]
+        return add_clone(target, self._admin(), self._templates[data], session=self.session,
+                         bound_to_process=True)
+
+    def _admin(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] | None = self._conn
+        if conn is None or conn.closed:
+            conn = self._conn = self.admin()
+        return conn
 
     def drop(self, name: str) -> None:
         from .template import drop_database
 
-        with self.admin() as conn:
-            drop_database(conn, name)
+        drop_database(self._admin(), name)
 
 
 def _run_dir(run_id: str) -> Path:
@@ -271,7 +279,7 @@ def watoto_template(watoto_server: WatotoServer) -> Template:
 
 
 @dataclass
-class TestDatabase:
+class WatotoDatabase:
     """A test's own database."""
 
     name: str
@@ -286,7 +294,7 @@ class TestDatabase:
 
 @pytest.fixture
 def watoto_db(watoto_server: WatotoServer,
-              request: pytest.FixtureRequest) -> Iterator[TestDatabase]:
+              request: pytest.FixtureRequest) -> Iterator[WatotoDatabase]:
     """A fresh migrated database for this test, dropped afterwards."""
     from .template import DataOptions
 
@@ -294,7 +302,7 @@ def watoto_db(watoto_server: WatotoServer,
     data = DataOptions(**(marker.kwargs if marker else {}))
     clone = watoto_server.clone(data)
     try:
-        yield TestDatabase(clone.name, watoto_server.conninfo(clone.name), clone.template)
+        yield WatotoDatabase(clone.name, watoto_server.conninfo(clone.name), clone.template)
     finally:
         if request.config.getoption("watoto_keep"):
             print(f"\nkept test database {clone.name}")
@@ -303,7 +311,7 @@ def watoto_db(watoto_server: WatotoServer,
 
 
 @pytest.fixture
-def watoto_conn(watoto_db: TestDatabase) -> Iterator[psycopg.Connection[Any]]:
+def watoto_conn(watoto_db: WatotoDatabase) -> Iterator[psycopg.Connection[Any]]:
     """A psycopg connection to ``watoto_db`` (psycopg's defaults: not autocommit)."""
     with watoto_db.connect() as conn:
         yield conn
