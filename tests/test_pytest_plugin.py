@@ -133,3 +133,15 @@ def test_an_embedded_cluster_is_shared_by_the_workers_and_removed(
     run_dir = socket_dir.parent.parent  # <tmp>/watoto-pytest-<run>/cluster/run
     assert run_dir.name.startswith("watoto-pytest-")
     assert not run_dir.exists()  # the controller stopped the cluster and removed it
+
+
+def test_the_plugin_is_inert_until_a_fixture_is_asked_for(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain='''
+import sys
+
+def test_nothing_was_imported_or_connected():
+    assert "psycopg" not in sys.modules
+''')
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--watoto-dsn", "postgresql://nobody@127.0.0.1:1/none")
+    result.assert_outcomes(passed=1)  # an unreachable server does not matter
