@@ -406,3 +406,21 @@ def test_clone_names_never_collide() -> None:
         seen.update(clones_lib.clone_names(3, None))
     assert len(seen) == 600
     assert clones_lib.clone_names(2, "ci_12") == ["ci_12_1", "ci_12_2"]
+
+
+def test_each_role_gets_a_template_whose_tables_it_owns(target: Target) -> None:
+    built = provision.provision(target).template  # built by the superuser
+    admin(target, "CREATE ROLE other_ci LOGIN CREATEDB")
+    try:
+        theirs = Target(make_conninfo(target.conninfo, user="other_ci"), "tests")
+        result = provision.provision(theirs, count=2)
+        assert result.template.built and result.template.name != built.name
+        assert not provision.provision(theirs).template.built
+        with psycopg.connect(result.clones[0].dsn) as conn:  # its tests can use the tables
+            assert conn.execute("SELECT count(*) FROM courses").fetchone() == (0,)
+            conn.execute("ALTER TABLE courses ADD COLUMN scratch int")  # the owner's right
+    finally:
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            for db in provision.template.managed_databases(conn):
+                provision.template.drop_database(conn, db.name)
+        admin(target, "DROP ROLE other_ci")

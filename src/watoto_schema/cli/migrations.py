@@ -72,8 +72,14 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
     premade: list[str] = []
     if premake and result.done and result.sql is None:
         from .. import partitions
+        from ..errors import WatotoError
 
-        ensured = partitions.ensure(target, skip_missing=True)
+        try:
+            ensured = partitions.ensure(target, skip_missing=True)
+        except WatotoError as exc:  # the migrations stay applied: say so
+            exc.args = (f"{len(result.done)} migration(s) applied, but premaking partitions "
+                        f"failed: {exc} (run `partitions ensure`, or migrate --no-premake)",)
+            raise
         premade = [a.partition for a in ensured.actions if a.what in ("create", "move+attach")]
     _render_run(app, result, premade)
 

@@ -2,7 +2,8 @@
 
 A template's name is ``watoto_tpl_<hash12>``, the hash covering every migration and
 rollback file (shipped and extra folders), the partition policy, this tool's version and
-code, the server's major version and the data options. So a changed migration, a new release of the
+code, the server's major version, the role that builds it (a clone's tables belong to that
+role) and the data options. So a changed migration, a new release of the
 tool or another server version gives another template: none goes stale silently.
 
 Building happens under a temporary name (``..._build_<pid>``) under a session advisory
@@ -63,7 +64,7 @@ class DataOptions:
 class TemplateKey:
     """What a template is built from, and the name that follows from it."""
 
-    migrations_key: str  # files + policy + tool version and code + server major
+    migrations_key: str  # files + policy + tool version and code + server major + role
     digest: str  # migrations_key + data options
     data: DataOptions
     server_major: int
@@ -127,9 +128,13 @@ def template_key(conn: psycopg.Connection[Any], extra_dirs: Sequence[Path] = (),
     from ..sources import migration_dirs
 
     major = server_major(conn)
+    row = conn.execute("SELECT current_user").fetchone()
+    role = str(row[0]) if row else ""
+    # The role is part of the key: a clone's tables belong to whoever built the template,
+    # so another role's tests could not use them.
     base = hashlib.sha256(
         f"{_files_digest(migration_dirs(extra_dirs), policy_path())}\0{_builder_digest()}"
-        f"\0{major}".encode()).hexdigest()
+        f"\0{major}\0{role}".encode()).hexdigest()
     digest = hashlib.sha256(f"{base}\0{data.students}\0{data.seed}".encode()).hexdigest()
     return TemplateKey(base, digest, data, major)
 
@@ -331,7 +336,11 @@ def record_use(conn: psycopg.Connection[Any], template: Template, strategy: str 
         if all(s in timed for s in STRATEGIES):
             template.strategy = template.label["strategy"] = min(timed, key=lambda s: timed[s])
     template.label["last_used_at"] = datetime.now(UTC).isoformat()
-    _label(conn, template.name, template.label)
+    import psycopg
+
+    # Another role's template: cloning it is allowed, labelling it is not.
+    with suppress(psycopg.errors.InsufficientPrivilege):
+        _label(conn, template.name, template.label)
 
 
 def schema_fingerprint(conn: psycopg.Connection[Any]) -> str:
