@@ -70,7 +70,8 @@ def project(pytester: pytest.Pytester, tmp_path: Path,
     (migrations / "1001_notes.sql").write_text(
         f"-- depends: 0007_views\n-- run {uuid.uuid4().hex}\n"
         "CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text);\n")
-    pytester.makeini("[pytest]\nwatoto_migrations = db/migrations\n")
+    # Warnings are errors, as in this project: a connection left open would fail the run.
+    pytester.makeini("[pytest]\nwatoto_migrations = db/migrations\nfilterwarnings = error\n")
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makepyfile(test_app=INNER_TESTS)
     record = tmp_path / "record.jsonl"
@@ -117,7 +118,9 @@ def test_a_killed_runs_leftovers_are_collected_by_the_next_run(
     assert clones_of(pg_server, leftover["template"]) == [leftover["db"]]
 
     monkeypatch.delenv("WATOTO_KILL")
-    pytester.runpytest_subprocess("-k", "marker", *dsn).assert_outcomes(passed=1)
+    after = pytester.runpytest_subprocess("-k", "marker", *dsn)
+    after.assert_outcomes(passed=1)
+    assert after.ret == 0  # nothing left open either
     assert clones_of(pg_server, leftover["template"]) == []
 
 

@@ -138,6 +138,12 @@ class WatotoServer:
         return add_clone(target, self._admin(), self._templates[data], session=self.session,
                          bound_to_process=True)
 
+    def close(self) -> None:
+        """Close the connection kept for cloning and dropping (at the session's end)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def _admin(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = self._conn
         if conn is None or conn.closed:
@@ -234,6 +240,7 @@ def watoto_server(pytestconfig: pytest.Config) -> Iterator[WatotoServer]:
         server = WatotoServer(make_conninfo(dsn), "dsn", extra_dirs=extra, session=session)
         _collect(server)
         yield server
+        server.close()
         return
     if choice in ("auto", "embedded"):
         from ..errors import LocalClusterError
@@ -249,13 +256,16 @@ def watoto_server(pytestconfig: pytest.Config) -> Iterator[WatotoServer]:
             server = WatotoServer(make_conninfo(url), "embedded", host, port, extra, session)
             _collect(server)
             yield server
+            server.close()
             return
     if choice in ("auto", "container") and _docker_available():
         from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:15", driver=None) as container:
-            yield WatotoServer(make_conninfo(container.get_connection_url()), "container",
-                               extra_dirs=extra, session=session)
+            server = WatotoServer(make_conninfo(container.get_connection_url()), "container",
+                                  extra_dirs=extra, session=session)
+            yield server
+            server.close()
         return
     raise pytest.UsageError(
         "no PostgreSQL for test databases: give --watoto-dsn / $WATOTO_TEST_DSN, install "
