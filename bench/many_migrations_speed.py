@@ -3,7 +3,8 @@
 shipped ones, 207 in all, and timed as whole processes in one run on one server:
 
 * `watoto-schema migrate` of all 207 on a fresh database, against `psql -X -1 -f` of the
-  same SQL (with the same `schema_migrations` rows);
+  same SQL (with the same `schema_migrations` rows), and against `psql -X -f` of it with
+  each migration in its own transaction (the atomicity `migrate` gives, one commit each);
 * `status`, `status --json` and `verify` with all 207 applied, and `migrate` with nothing
   pending, against the floor: a Python process that imports the stack and runs one query.
 
@@ -60,12 +61,16 @@ def generate(folder: Path, count: int = COUNT) -> None:
         previous = version
 
 
-def psql_script(folder: Path, out: Path) -> int:
-    """The same SQL as one script, with the same schema_migrations rows; returns the count."""
+def psql_script(folder: Path, out: Path, each: bool = False) -> int:
+    """The same SQL as one script, with the same schema_migrations rows; returns the count.
+
+    ``each``: every migration in its own BEGIN/COMMIT, the atomicity migrate gives.
+    """
     files = sources.read(sources.migration_dirs([folder]))
+    begin, commit = ("BEGIN;\n", "\nCOMMIT;") if each else ("", "")
     out.write_text("\n".join(
-        "\n".join(s.rstrip(";") + ";" for s in f.statements)
-        + f"\nINSERT INTO schema_migrations (version) VALUES ('{f.version}');"
+        begin + "\n".join(s.rstrip(";") + ";" for s in f.statements)
+        + f"\nINSERT INTO schema_migrations (version) VALUES ('{f.version}');" + commit
         for f in files) + "\n")
     return len(files)
 
@@ -79,9 +84,12 @@ def main() -> None:
     generate(folder)
     script = folder.with_name(folder.name + ".sql")
     total = psql_script(folder, script)
+    script_each = folder.with_name(folder.name + "-each.sql")
+    psql_script(folder, script_each, each=True)
     ws = [str(BIN / "watoto-schema")]
     samples: dict[str, list[float]] = {k: [] for k in (
-        "psql", "migrate", "status", "status_json", "verify", "noop", "pass", "imports",
+        "psql", "psql_each", "migrate", "status", "status_json", "verify", "noop", "pass",
+        "imports",
         "floor")}
     imports = "import click, psycopg, yoyo"
     with cluster() as pg:
@@ -90,6 +98,9 @@ def main() -> None:
             url = fresh_db(pg, f"bench_psql_{i}")
             samples["psql"].append(timed([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1",
                                           "-f", str(script), url]))
+            url = fresh_db(pg, f"bench_psql_each_{i}")
+            samples["psql_each"].append(timed([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                                               "-f", str(script_each), url]))
             url = fresh_db(pg, f"bench_ours_{i}")
             here = [*ws, "--dsn", url, "--migrations", str(folder)]
             samples["migrate"].append(timed([*here, "migrate"]))
@@ -107,8 +118,12 @@ def main() -> None:
     print(f"migrate a fresh database: {total} migrations ({COUNT} generated), "
           f"median of {rounds} rounds (ratio against psql -1 -f)")
     print(row("psql -X -1 -f (same SQL concatenated)", ms["psql"], ms["psql"], "reference"))
+    print(row("psql -X -f, one transaction per migration", ms["psql_each"], ms["psql"],
+              "migrate's atomicity, no bookkeeping"))
     print(row(f"watoto-schema migrate ({total})", ms["migrate"], ms["psql"],
               "target <= 2.00x"))
+    print(f"  watoto-schema migrate / psql one transaction per migration: "
+          f"{ms['migrate'] / ms['psql_each']:.2f}x")
     print(f"with all {total} applied (ratio against the floor: python, imports, one query)")
     floor = ms["floor"]
     print(row("python -c pass", ms["pass"], floor))
