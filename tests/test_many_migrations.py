@@ -166,3 +166,15 @@ def test_migration_sql_is_sent_as_written(db: Target, tmp_path: Path) -> None:
     assert q(db, "SELECT to_regclass('broken')") == [(None,)]
     assert "1002_broken" in migrate.status(db, extra_dirs=[tmp_path]).pending
     assert migrate.verify(db, extra_dirs=[tmp_path]).pending == ["1002_broken"]
+
+
+def test_nothing_pending_check_reads_no_file_when_something_is_pending(
+        db: Target, generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_scan(*args: Any) -> Any:
+        raise AssertionError("files read by the quick check")
+
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        monkeypatch.setattr(sources, "scan", no_scan)
+        assert not migrate._up_to_date(conn, [generated])
+        monkeypatch.undo()
+        assert migrate._up_to_date(conn, [])  # the shipped ones are all applied

@@ -719,11 +719,13 @@ def _up_to_date(conn: psycopg.Connection[Any], extra_dirs: Sequence[Path]) -> bo
     False when something may be pending (the full, locked run decides). Still refuses an
     edited or missing applied migration.
     """
-    files = sources.scan(sources.migration_dirs(extra_dirs))
+    dirs = sources.migration_dirs(extra_dirs)
     applied = read_applied(conn)
-    if any(f.version not in applied or applied[f.version].state == "running" for f in files):
+    # Names first: with something pending the files are not read twice (the run reads them).
+    if any(p.stem not in applied or applied[p.stem].state == "running"
+           for p in sources.paths(dirs)):
         return False
-    _check_history(files, applied)
+    _check_history(sources.scan(dirs), applied)
     return True
 
 

@@ -193,6 +193,11 @@ def _migration_paths(folder: Path) -> list[Path]:
                    and not p.name.startswith("post-apply")), key=str)
 
 
+def paths(dirs: Sequence[Path]) -> list[Path]:
+    """The migration files of ``dirs``, in yoyo's order, unread."""
+    return [p for folder in dirs for p in _migration_paths(Path(folder))]
+
+
 def read(dirs: Sequence[Path]) -> list[MigrationFile]:
     """Read every migration of ``dirs`` in yoyo's order (folder by folder, by file name).
 
@@ -200,10 +205,9 @@ def read(dirs: Sequence[Path]) -> list[MigrationFile]:
     ``-- depends:`` and ``-- transactional:`` headers, without importing yoyo or splitting
     SQL; ``MigrationFile.statements`` splits on demand.
     """
-    paths = [p for folder in dirs for p in _migration_paths(Path(folder))]
     files: list[MigrationFile] = []
     seen: set[str] = set()
-    for path in paths:
+    for path in paths(dirs):
         if path.suffix == ".py":
             raise BadConfig(f"{path.name}: only SQL migration steps are supported (this "
                             "one is Python code); write it as a .sql migration")
@@ -252,7 +256,7 @@ def scan(dirs: Sequence[Path]) -> list[FileSummary]:
     For read-only checks that only need versions and checksums; ``read()`` reads headers too.
     """
     return [FileSummary(path.stem, path, checksum(path.read_text(encoding="utf-8")))
-            for folder in dirs for path in _migration_paths(Path(folder))]
+            for path in paths(dirs)]
 
 
 def migration_dirs(extra: Sequence[Path] = ()) -> list[Path]:
