@@ -20,14 +20,14 @@ Around it this module adds what yoyo lacks (``docs/decisions/0005-migration-engi
 from __future__ import annotations
 
 import getpass
+import hashlib
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -255,7 +255,13 @@ def verify(target: Target, extra_dirs: Sequence[Path] = ()) -> VerifyReport:
     return report
 
 
-# -- the yoyo backend on our connection --------------------------------------------------
+# -- yoyo's tables, on our connection ------------------------------------------------------
+
+# yoyo's internal schema version (yoyo.internalmigrations); a database at this version needs
+# nothing from yoyo, so a run does not import it.
+YOYO_SCHEMA_VERSION = 2
+_YOYO_TABLES = ("yoyo_lock", "_yoyo_version", YOYO_TABLE, "_yoyo_log")
+
 
 def _backend_class() -> type:
     """Build the yoyo backend subclass lazily: importing yoyo costs ~40-70 ms."""
@@ -263,49 +269,51 @@ def _backend_class() -> type:
     from yoyo.connections import DatabaseURI
 
     class WatotoBackend(PostgresqlPsycopgBackend):  # type: ignore[misc]
-        """yoyo's psycopg 3 backend on our connection; we drive transactions."""
+        """yoyo's psycopg 3 backend on our connection (only to create or upgrade its tables)."""
 
-        def __init__(self, target: Target) -> None:
-            self.target = target
+        def __init__(self, conn: psycopg.Connection[Any]) -> None:
+            self._ours = conn
             uri = DatabaseURI("postgresql+psycopg", None, None, None, None, "", {})
             super().__init__(uri, YOYO_TABLE)
 
         def connect(self, dburi: Any) -> Any:
-            return connect(self.target, autocommit=True)
-
-        def copy(self) -> Any:
-            return type(self)(self.target)
-
-        def init_database(self) -> None:
-            # yoyo's lock table only; its transactional-DDL probe is pointless on PostgreSQL.
-            self.create_lock_table()
-
-        def get_log_data(self, migration: Any = None, operation: str = "apply") -> Any:
-            data = super().get_log_data(migration, operation)
-            data["hostname"] = socket.gethostname()  # getfqdn() can wait on DNS
-            return data
+            return self._ours
 
     return WatotoBackend
 
 
+def _yoyo_hash(version: str) -> str:
+    """yoyo's key for a migration (yoyo.migrations.get_migration_hash)."""
+    return hashlib.sha256(version.encode("utf-8")).hexdigest()
+
+
 class _Runner:
-    """One run: the backend connection, the run's options and the shared recording logic."""
+    """One run: the connection, the run's options and the shared recording logic.
+
+    A transactional migration is one round trip: ``BEGIN``, its settings, the file's SQL,
+    the four records (yoyo's two rows, ``schema_migrations``, our history) and ``COMMIT``
+    go to the server as one script.
+    """
 
     def __init__(self, target: Target, options: RunOptions,
                  on_event: Callable[[str], None] | None) -> None:
         self.target = target
         self.options = options
         self.on_event = on_event or (lambda message: None)
-        self.backend = _backend_class()(target)
-        self.conn: psycopg.Connection[Any] = self.backend.connection
+        self.conn: psycopg.Connection[Any] = connect(target)
         self.retries = 0
-        row = self.conn.execute("SELECT current_user, current_setting('server_version_num')::int"
-                                ).fetchone()
-        assert row is not None
-        self.applied_by = f"{row[0]} ({getpass.getuser()}@{socket.gethostname()})"
-        if row[1] >= 140000:
+        query = "SELECT current_user"
+        if self.conn.info.server_version >= 140000:
             # A killed client's transaction is aborted within a second, even mid-statement.
-            self.conn.execute("SET client_connection_check_interval = 1000")
+            query += "; SET client_connection_check_interval = 1000"
+        try:
+            row = self.conn.execute(query).fetchone()  # the first result: current_user
+        except BaseException:
+            self.conn.close()
+            raise
+        assert row is not None
+        self.user, self.host = getpass.getuser(), socket.gethostname()  # not getfqdn: DNS
+        self.applied_by = f"{row[0]} ({self.user}@{self.host})"
 
     def close(self) -> None:
         self.conn.close()
@@ -314,53 +322,111 @@ class _Runner:
         """Create yoyo's tables and our history table if missing, in one transaction.
 
         The caller holds the migration lock, so yoyo's own lock row is not needed here.
+        When everything is in place (one catalog query says so) yoyo is not even imported.
         """
+        tables = (*_YOYO_TABLES, HISTORY)
+        row = self.conn.execute(
+            "SELECT " + ", ".join(["to_regclass(%s) IS NOT NULL"] * len(tables)), tables
+        ).fetchone()
+        if row is not None and all(row):
+            version = self.conn.execute("SELECT max(version) FROM _yoyo_version").fetchone()
+            if version is not None and version[0] == YOYO_SCHEMA_VERSION:
+                return
         from yoyo import internalmigrations
 
-        with self.backend.transaction():
+        backend = _backend_class()(self.conn)
+        with backend.transaction():
             if self.conn.execute("SELECT to_regclass('yoyo_lock')").fetchone() == (None,):
-                self.backend.create_lock_table()
-            if internalmigrations.needs_upgrading(self.backend):
-                internalmigrations.upgrade(self.backend)
+                backend.create_lock_table()
+            if internalmigrations.needs_upgrading(backend):
+                internalmigrations.upgrade(backend)
             self.conn.execute(sql_text("engine/history.sql"))
-        self.backend._internal_schema_updated = True
 
     # -- recording ---------------------------------------------------------------------
-    def _record(self, m: MigrationFile, direction: str, started: float) -> None:
-        """Record the outcome; the caller holds the transaction."""
-        cur = self.conn.cursor()
-        if direction == "apply":
-            self.backend.mark_one(m.yoyo, log=False)
-        else:
-            self.backend.unmark_one(m.yoyo, log=False)
-        self.backend.log_migration(m.yoyo, direction)
-        if cur.execute("SELECT to_regclass(%s) IS NOT NULL", (LEDGER,)).fetchone() == (True,):
-            if direction == "apply":
-                cur.execute("INSERT INTO schema_migrations (version) VALUES (%s) "
-                            "ON CONFLICT (version) DO UPDATE SET applied_at = DEFAULT",
-                            (m.version,))
-            else:
-                cur.execute("DELETE FROM schema_migrations WHERE version = %s", (m.version,))
-        if direction == "apply":
-            self._history(m, "applied", len(m.statements), started)
-        else:
-            cur.execute("DELETE FROM watoto_migration_history WHERE version = %s", (m.version,))
+    def _record_sql(self, m: MigrationFile, direction: str, ms: int | None | str) -> str:
+        """The SQL that records the outcome; the caller runs it inside the transaction.
 
-    def _history(self, m: MigrationFile, state: str, done: int, started: float | None) -> None:
-        self.conn.execute(
+        ``ms`` is the duration to record, or ``"server"``: measured by the server from the
+        start of the transaction.
+        """
+        import uuid
+
+        from psycopg import sql
+
+        def lit(value: Any) -> str:
+            return sql.Literal(value).as_string(self.conn)
+
+        version, key = lit(m.version), lit(_yoyo_hash(m.version))
+        now = datetime.now(UTC).replace(tzinfo=None)
+        out = [f'INSERT INTO "{YOYO_TABLE}" ("migration_hash", "migration_id", '
+               f'"applied_at_utc") VALUES ({key}, {version}, {lit(now)})'
+               if direction == "apply" else
+               f'DELETE FROM "{YOYO_TABLE}" WHERE "migration_hash" = {key}',
+               'INSERT INTO "_yoyo_log" ("id", "migration_hash", "migration_id", "operation", '
+               f'"username", "hostname", "created_at_utc") VALUES ({lit(str(uuid.uuid1()))}, '
+               f"{key}, {version}, {lit(direction)}, {lit(self.user)}, {lit(self.host)}, "
+               f"{lit(now)})"]
+        # The ledger only once a migration created it (0001 does, in this very transaction),
+        # and no more once a rollback dropped it: decided by the server, in the script.
+        ledger = (f"INSERT INTO {LEDGER} (version) VALUES ({version}) "
+                  "ON CONFLICT (version) DO UPDATE SET applied_at = DEFAULT"
+                  if direction == "apply" else f"DELETE FROM {LEDGER} WHERE version = {version}")
+        tag = "$watoto_ledger$"
+        if tag in ledger:
+            raise BadConfig(f"migration version {m.version!r} cannot contain {tag}")
+        out.append(f"DO {tag} BEGIN IF to_regclass({lit(LEDGER)}) IS NOT NULL THEN {ledger}; "
+                   f"END IF; END {tag}")
+        if direction == "apply":
+            duration = sql.SQL("(extract(epoch FROM clock_timestamp() - now()) * 1000)::int"
+                               if ms == "server" else "{}").format(sql.Literal(ms))
+            out.append(self._history_sql(m, "applied", m.statement_count, duration)
+                       .as_string(self.conn))
+        else:
+            out.append(f"DELETE FROM {HISTORY} WHERE version = {version}")
+        return ";\n".join(out) + ";\n"
+
+    def _history_sql(self, m: MigrationFile, state: str, done: int,
+                     duration: psycopg.sql.Composable) -> psycopg.sql.Composed:
+        from psycopg import sql
+
+        return sql.SQL(
             """
             INSERT INTO watoto_migration_history AS h (version, state, checksum,
                 rollback_checksum, transactional, statements_done, applied_by, duration_ms)
-            VALUES (%(v)s, %(state)s, %(c)s, %(rc)s, %(t)s, %(done)s, %(by)s, %(ms)s)
+            VALUES ({v}, {state}, {c}, {rc}, {t}, {done}, {by}, {ms})
             ON CONFLICT (version) DO UPDATE SET state = EXCLUDED.state,
                 checksum = EXCLUDED.checksum, rollback_checksum = EXCLUDED.rollback_checksum,
                 statements_done = EXCLUDED.statements_done, applied_by = EXCLUDED.applied_by,
                 duration_ms = coalesce(EXCLUDED.duration_ms, h.duration_ms),
                 applied_at = CASE WHEN EXCLUDED.state = 'applied' THEN now() ELSE h.applied_at END
-            """,
-            {"v": m.version, "state": state, "c": m.checksum, "rc": m.rollback_checksum,
-             "t": m.transactional, "done": done, "by": self.applied_by,
-             "ms": None if started is None else int((time.monotonic() - started) * 1000)})
+            """).format(v=sql.Literal(m.version), state=sql.Literal(state),
+                        c=sql.Literal(m.checksum), rc=sql.Literal(m.rollback_checksum),
+                        t=sql.Literal(m.transactional), done=sql.Literal(done),
+                        by=sql.Literal(self.applied_by), ms=duration)
+
+    def _history(self, m: MigrationFile, state: str, done: int) -> None:
+        from psycopg import sql
+
+        self.conn.execute(self._history_sql(m, state, done, sql.Literal(None)))
+
+    def _atomic(self, script: str, begin: str = "") -> None:
+        """Run ``script`` as one transaction; on any error roll it back.
+
+        One round trip, or two with ``begin`` (statements run right after ``BEGIN``).
+        """
+        from psycopg.pq import TransactionStatus
+
+        try:
+            if begin:
+                self.conn.execute("BEGIN; " + begin)
+                self.conn.execute(script + "COMMIT;")
+            else:
+                self.conn.execute("BEGIN;\n" + script + "COMMIT;")
+        except BaseException:
+            if not self.conn.closed and not self.conn.broken and \
+                    self.conn.info.transaction_status != TransactionStatus.IDLE:
+                self.conn.execute("ROLLBACK")
+            raise
 
     # -- running -------------------------------------------------------------------------
     def run(self, m: MigrationFile, direction: str, resume_from: int = 0) -> None:
@@ -370,11 +436,10 @@ class _Runner:
             monitor = _BlockerMonitor(self.target, self.conn.info.backend_pid) \
                 if attempt > 0 or self.options.retries == 0 else None
             try:
-                with redirect_stdout(sys.stderr):  # yoyo prints SELECT results
-                    if m.transactional:
-                        self._run_transactional(m, direction)
-                    else:
-                        self._run_autocommit(m, direction, resume_from)
+                if m.transactional:
+                    self._run_transactional(m, direction)
+                else:
+                    self._run_autocommit(m, direction, resume_from)
                 return
             except _LockTimeout as exc:
                 if attempt >= self.options.retries:
@@ -394,24 +459,20 @@ class _Runner:
                 if monitor:
                     monitor.stop()
 
-    def _set(self, settings: dict[str, str], local: bool) -> None:
-        for name, value in settings.items():
-            self.conn.execute("SELECT set_config(%s, %s, %s)", (name, value, local))
-
     def _run_transactional(self, m: MigrationFile, direction: str) -> None:
-        started = time.monotonic()
+        import psycopg
+
+        settings = "; ".join(f"SET LOCAL {name} = {_literal(value)}"
+                             for name, value in self.options.settings_for(m).items())
+        # Two round trips: BEGIN with the settings, then the file's SQL as written (as psql
+        # -f would send it; pg_stat_activity shows it from its first statement), its records
+        # and COMMIT as one script. yoyo's split into statements is not needed to run it; a
+        # failure anywhere in it, or in the records after it, rolls all of it back.
         try:
-            with self.backend.transaction():
-                self._set(self.options.settings_for(m), local=True)
-                # yoyo split the file into statements; they go to the server as one
-                # script (one round trip) inside our transaction, rather than yoyo's
-                # SAVEPOINT + statement per step: a failure rolls all of it back anyway.
-                statements = m.statements if direction == "apply" else m.rollback_statements
-                if statements:
-                    self.conn.execute(";\n".join(s.rstrip().rstrip(";") for s in statements))
-                self._record(m, direction, started)
-        except self.backend.DatabaseError as exc:
-            if getattr(exc, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            self._atomic(m.sql(direction) + "\n;\n" + self._record_sql(m, direction, "server"),
+                         begin=settings)
+        except psycopg.Error as exc:
+            if exc.sqlstate == LOCK_NOT_AVAILABLE:
                 raise _LockTimeout(_failed_statement(exc)) from exc
             raise MigrationFailed(m.version, direction, one_line(exc)) from exc
 
@@ -428,10 +489,11 @@ class _Runner:
 
         started = time.monotonic()
         statements = m.statements if direction == "apply" else m.rollback_statements
-        self._set(self.options.settings_for(m), local=False)
+        for name, value in self.options.settings_for(m).items():
+            self.conn.execute("SELECT set_config(%s, %s, false)", (name, value))
         try:
             if direction == "apply":
-                self._history(m, "running", resume_from, None)
+                self._history(m, "running", resume_from)
             for index in range(resume_from, len(statements)):
                 for statement in concurrent.expand(self.conn, statements[index]):
                     prepared = concurrent.prepare(self.conn, statement)
@@ -446,8 +508,8 @@ class _Runner:
                     self.conn.execute(
                         "UPDATE watoto_migration_history SET statements_done = %s "
                         "WHERE version = %s", (index + 1, m.version))
-            with self.backend.transaction():
-                self._record(m, direction, started)
+            self._atomic(self._record_sql(m, direction,
+                                          int((time.monotonic() - started) * 1000)))
         except psycopg.Error as exc:
             if exc.sqlstate == LOCK_NOT_AVAILABLE:
                 raise _LockTimeout(_failed_statement(exc)) from exc
@@ -458,8 +520,7 @@ class _Runner:
                 transactional=False) from exc
         finally:
             if not self.conn.closed and not self.conn.broken:
-                self.conn.execute("RESET lock_timeout")
-                self.conn.execute("RESET statement_timeout")
+                self.conn.execute("RESET lock_timeout; RESET statement_timeout")
 
     def _execute(self, statement: str) -> None:
         self.conn.execute(statement)
@@ -658,11 +719,13 @@ def _up_to_date(conn: psycopg.Connection[Any], extra_dirs: Sequence[Path]) -> bo
     False when something may be pending (the full, locked run decides). Still refuses an
     edited or missing applied migration.
     """
-    files = sources.scan(sources.migration_dirs(extra_dirs))
+    dirs = sources.migration_dirs(extra_dirs)
     applied = read_applied(conn)
-    if any(f.version not in applied or applied[f.version].state == "running" for f in files):
+    # Names first: with something pending the files are not read twice (the run reads them).
+    if any(p.stem not in applied or applied[p.stem].state == "running"
+           for p in sources.paths(dirs)):
         return False
-    _check_history(files, applied)
+    _check_history(sources.scan(dirs), applied)
     return True
 
 
@@ -748,14 +811,14 @@ def repair(target: Target, *, extra_dirs: Sequence[Path] = (),
         with migration_lock(runner.conn, options.lock_wait):
             runner.bootstrap()
             applied = read_applied(runner.conn)
-            with runner.backend.transaction():
+            with runner.conn.transaction():
                 for f in files:
                     record = applied.get(f.version)
                     if record is None or record.state != "applied":
                         continue
                     if (record.checksum, record.rollback_checksum) != (f.checksum,
                                                                        f.rollback_checksum):
-                        runner._history(f, "applied", len(f.statements), None)
+                        runner._history(f, "applied", f.statement_count)
                         result.done.append(f.version)
     finally:
         runner.close()
@@ -790,9 +853,9 @@ def baseline(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path
                 raise Refused("not baselined, objects the migrations create are missing: "
                               + ", ".join(missing[:5]) + more)
             runner.bootstrap()
-            with runner.backend.transaction():
+            with runner.conn.transaction():
                 for f in chosen:
-                    runner._record(f, "apply", started)
+                    runner.conn.execute(runner._record_sql(f, "apply", None))
                     result.done.append(f.version)
     finally:
         runner.close()

@@ -1,9 +1,10 @@
 """Migration files as the engine sees them: statements, headers, content checksums.
 
-yoyo-migrations reads the files (``-- depends:``, ``-- transactional:``, statement
-splitting, ``.rollback.sql`` pairing). This module adds what yoyo does not keep: a checksum
-of each file's content that ignores whitespace-only edits, and our own per-file headers
-(``-- lock_timeout: 1s``, ``-- statement_timeout: 10min``).
+Files are found, paired with their ``.rollback.sql`` and their ``-- depends:`` and
+``-- transactional:`` headers read by yoyo-migrations' rules; yoyo (sqlparse) splits a
+file into statements only when the statements are needed. This module adds what yoyo
+does not keep: a checksum of each file's content that ignores whitespace-only edits, and
+our own per-file headers (``-- lock_timeout: 1s``, ``-- statement_timeout: 10min``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from .errors import BadConfig, UnknownVersion
 from .resources import migrations_dir
@@ -25,18 +26,47 @@ _DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
 @dataclass
 class MigrationFile:
-    """One migration: its id (the version), SQL and what we know about its content."""
+    """One migration: its id (the version), SQL and what we know about its content.
+
+    The file is read once. Its statements are split (by yoyo, with sqlparse) only when asked
+    for: a transactional migration is sent to the server as the file's SQL text, like
+    ``psql -f`` would, so applying, ``status`` and ``verify`` never split SQL.
+    """
 
     version: str
     path: Path
     transactional: bool
     depends: list[str]
-    statements: list[str]
-    rollback_statements: list[str]
+    text: str = field(repr=False)
+    rollback_text: str | None = field(repr=False)
     checksum: str
     rollback_checksum: str | None
     settings: dict[str, str] = field(default_factory=dict)  # from the file's headers
-    yoyo: Any = field(default=None, repr=False)  # the yoyo Migration object
+
+    @cached_property
+    def statements(self) -> list[str]:
+        """The statements yoyo splits the file into (what a non-transactional run executes)."""
+        return _split(self.path)
+
+    @cached_property
+    def rollback_statements(self) -> list[str]:
+        """The rollback file's statements, in file order ([] when there is none)."""
+        return _split(_rollback_path(self.path)) if self.rollback_text is not None else []
+
+    def sql(self, direction: str) -> str:
+        """The SQL of a transactional run: the file (or rollback file) as one script, from
+        its first line of SQL on (the header comments go, as yoyo drops them)."""
+        return body(self.text if direction == "apply" else (self.rollback_text or ""))
+
+    @property
+    def statement_count(self) -> int:
+        """How many statements ``statements_done`` records once the migration is applied.
+
+        A transactional migration counts its top-level statements without splitting them
+        with sqlparse (it runs as one script); a non-transactional one counts the statements
+        it ran one by one.
+        """
+        return count_statements(self.text) if self.transactional else len(self.statements)
 
 
 # SQL tokens whose inner whitespace matters (literals, quoted names, comments), words, and
@@ -76,63 +106,138 @@ def duration(value: str, what: str) -> str:
     return cleaned
 
 
-def _headers(path: Path) -> dict[str, str]:
+def _headers(text: str, name: str) -> dict[str, str]:
     settings: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if not line.strip():
             continue
         if not line.lstrip().startswith("--"):
             break
         match = _HEADER.match(line)
         if match and match.group(1) in SETTING_HEADERS:
-            settings[match.group(1)] = duration(match.group(2), f"{path.name}: {match.group(1)}")
+            settings[match.group(1)] = duration(match.group(2), f"{name}: {match.group(1)}")
     return settings
 
 
-def _statements(step_list: Any, direction: str, path: Path) -> list[str]:
-    out: list[str] = []
-    for wrapper in step_list:
-        sql = getattr(wrapper.step, "_apply" if direction == "apply" else "_rollback", None)
-        if sql is not None and not isinstance(sql, str):
-            raise BadConfig(f"{path.name}: only SQL migration steps are supported (this "
-                            "one is Python code); write it as a .sql migration")
-        if sql and sql.strip():
-            out.append(sql.strip())
-    if direction == "rollback":
-        out.reverse()
-    return out
+# yoyo's own reading of a SQL file's header (yoyo.migrations.parse_metadata_from_sql_comments):
+# the leading comment lines, up to the first line of SQL, may hold its two directives.
+_YOYO_DIRECTIVE = re.compile(r"^\s*--\s*(transactional|depends)\s*:\s*(.*)$")
+_YOYO_COMMENT_OR_EMPTY = re.compile(r"^(\s*|\s*--.*)$")
+_YOYO_TEMP_PREFIX = "_tmp_yoyonew"  # yoyo.scripts.newmigration.tempfile_prefix
+
+
+def directives(text: str) -> dict[str, str]:
+    """yoyo's ``-- transactional:`` / ``-- depends:`` directives, read the way yoyo reads them."""
+    return _header(text)[0]
+
+
+def body(text: str) -> str:
+    """``text`` from its first line of SQL on: the leading comments go, as yoyo drops them."""
+    return _header(text)[1]
+
+
+def _header(text: str) -> tuple[dict[str, str], str]:
+    """yoyo.migrations.parse_metadata_from_sql_comments: directives and the SQL after them."""
+    match = re.search(r"\n|\r\n|\r", text + "\n")
+    assert match is not None
+    lines = text.split(match.group(0))
+    found: dict[str, str] = {}
+    for index, line in enumerate(lines):
+        directive = _YOYO_DIRECTIVE.match(line)
+        if directive:
+            key, value = directive.groups()
+            found[key] = f"{found[key]} {value}" if key in found else value
+        elif not _YOYO_COMMENT_OR_EMPTY.match(line):
+            return found, match.group(0).join(lines[index:])
+    return found, ""
+
+
+def _split(path: Path) -> list[str]:
+    """The statements of one SQL file, split by yoyo (sqlparse), each stripped."""
+    from yoyo.migrations import read_sql_migration
+
+    _, _, statements = read_sql_migration(str(path))
+    return [s.strip() for s in statements if s.strip()]
+
+
+def count_statements(text: str) -> int:
+    """Top-level statements of ``text``: ``;``-separated outside literals, quoted names,
+    comments, dollar quotes and parentheses, as ``psql`` separates them; comment-only parts
+    do not count."""
+    count, depth, pending = 0, 0, False
+    for match in _TOKEN.finditer(text):
+        kind, token = match.lastgroup, match.group(0)
+        if kind in ("line", "block"):
+            continue
+        if kind == "punct" and token in "()":
+            depth = max(0, depth + (1 if token == "(" else -1))
+        if kind == "punct" and token == ";" and depth == 0:
+            count, pending = count + pending, False
+        else:
+            pending = True
+    return count + pending
+
+
+def _rollback_path(path: Path) -> Path:
+    return path.with_name(path.name[: -len(".sql")] + ".rollback.sql")
+
+
+def _migration_paths(folder: Path) -> list[Path]:
+    """Migration files of one folder, the way yoyo discovers them, in yoyo's order."""
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir()
+                   if p.is_file() and p.suffix in (".sql", ".py")
+                   and not p.name.startswith(_YOYO_TEMP_PREFIX)
+                   and not p.name.endswith(".rollback.sql")
+                   and not p.name.startswith("post-apply")), key=str)
+
+
+def paths(dirs: Sequence[Path]) -> list[Path]:
+    """The migration files of ``dirs``, in yoyo's order, unread."""
+    return [p for folder in dirs for p in _migration_paths(Path(folder))]
 
 
 def read(dirs: Sequence[Path]) -> list[MigrationFile]:
-    """Read every migration of ``dirs`` (in dependency order) with yoyo."""
-    from yoyo import read_migrations
-    from yoyo.exceptions import BadMigration
+    """Read every migration of ``dirs`` in yoyo's order (folder by folder, by file name).
 
-    try:
-        migrations = read_migrations(*(str(d) for d in dirs))
-        for m in migrations:
-            m.load()
-    except BadMigration as exc:
-        raise BadConfig(f"unreadable migration: {exc}") from exc
-    except KeyError as exc:  # yoyo: -- transactional: <anything but true/false>
-        raise BadConfig(f"bad '-- transactional:' header (use true or false): {exc}") from exc
+    Reads each file once, with yoyo's rules for finding files and reading their
+    ``-- depends:`` and ``-- transactional:`` headers, without importing yoyo or splitting
+    SQL; ``MigrationFile.statements`` splits on demand.
+    """
     files: list[MigrationFile] = []
-    for m in migrations:
-        path = Path(m.path)
-        rollback = path.with_name(path.name[: -len(".sql")] + ".rollback.sql")
+    seen: set[str] = set()
+    for path in paths(dirs):
+        if path.suffix == ".py":
+            raise BadConfig(f"{path.name}: only SQL migration steps are supported (this "
+                            "one is Python code); write it as a .sql migration")
+        if path.stem in seen:
+            raise BadConfig(f"unreadable migration: two migrations are named {path.stem}")
+        seen.add(path.stem)
+        text = path.read_text(encoding="utf-8")
+        rollback = _rollback_path(path)
+        rollback_text = rollback.read_text(encoding="utf-8") if rollback.is_file() else None
+        found = directives(text)
+        transactional = found.get("transactional", "true").lower()
+        if transactional not in ("true", "false"):
+            raise BadConfig("bad '-- transactional:' header (use true or false): "
+                            f"{transactional!r}")
         files.append(MigrationFile(
-            version=m.id,
+            version=path.stem,
             path=path,
-            transactional=bool(m.use_transactions),
-            depends=sorted(d.id for d in m.depends),
-            statements=_statements(m.steps, "apply", path),
-            rollback_statements=_statements(m.steps, "rollback", path),
-            checksum=checksum(path.read_text(encoding="utf-8")),
-            rollback_checksum=(checksum(rollback.read_text(encoding="utf-8"))
-                               if rollback.is_file() else None),
-            settings=_headers(path),
-            yoyo=m,
+            transactional=transactional == "true",
+            depends=sorted({d for d in found.get("depends", "").split() if d}),
+            text=text,
+            rollback_text=rollback_text,
+            checksum=checksum(text),
+            rollback_checksum=checksum(rollback_text) if rollback_text is not None else None,
+            settings=_headers(text, path.name),
         ))
+    for f in files:
+        unknown = [d for d in f.depends if d not in seen]
+        if unknown:
+            raise BadConfig(f"unreadable migration: Could not resolve dependencies in {f.path} "
+                            f"({', '.join(unknown)})")
     return files
 
 
@@ -148,18 +253,10 @@ class FileSummary:
 def scan(dirs: Sequence[Path]) -> list[FileSummary]:
     """List migration files and their checksums quickly, the way yoyo discovers them.
 
-    For read-only checks that only need versions and checksums; ``read()`` parses the SQL.
+    For read-only checks that only need versions and checksums; ``read()`` reads headers too.
     """
-    found: list[FileSummary] = []
-    for folder in dirs:
-        for path in sorted(folder.iterdir()):
-            if (not path.is_file() or path.suffix not in (".sql", ".py")
-                    or path.name.endswith(".rollback.sql")
-                    or path.name.startswith(("post-apply", "_tmp_yoyonew"))):
-                continue
-            found.append(FileSummary(path.stem, path,
-                                     checksum(path.read_text(encoding="utf-8"))))
-    return found
+    return [FileSummary(path.stem, path, checksum(path.read_text(encoding="utf-8")))
+            for path in paths(dirs)]
 
 
 def migration_dirs(extra: Sequence[Path] = ()) -> list[Path]:
