@@ -1,7 +1,9 @@
 """Apply, roll back, verify and report versioned migrations.
 
-yoyo-migrations reads the migration files and runs the steps of transactional ones.
-Around it this module adds what yoyo lacks (``docs/decisions/0005-migration-engine.md``):
+Migration files follow yoyo-migrations' format and rules (``sources`` reads them without
+importing yoyo); yoyo's own tables are kept, so plain yoyo still reads what we record, and
+yoyo splits non-transactional migrations into statements. Around that this module adds
+what yoyo lacks (``docs/decisions/0005-migration-engine.md``):
 
 * a transactional migration, its ``schema_migrations`` row, yoyo's bookkeeping and our
   history row (content checksums, who, how long) commit in **one** transaction;

@@ -6,10 +6,11 @@ import json
 import sys
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _default(value: Any) -> Any:
@@ -30,10 +31,21 @@ class Output:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
+
+    # rich is imported on first use: a --json run that prints no note never pays for it.
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
         # Piped output (CI logs, cron mail) gets room for a table instead of rich's 80 columns.
         width = None if sys.stdout.isatty() else 132
-        self.console = Console(highlight=False, soft_wrap=True, width=width)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        return Console(highlight=False, soft_wrap=True, width=width)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
     def document(self, doc: dict[str, Any]) -> None:
         """Emit the command's JSON document (only in --json mode)."""
@@ -56,6 +68,8 @@ class Output:
     def table(self, title: str | None, columns: list[str], rows: list[list[str]]) -> None:
         if self.as_json:
             return
+        from rich.table import Table
+
         table = Table(title=title, title_justify="left")
         for index, column in enumerate(columns):
             table.add_column(column, no_wrap=index == 0)
