@@ -153,7 +153,7 @@ class WatotoServer:
     def drop(self, name: str) -> None:
         from .template import drop_database
 
-        drop_database(self._admin(), name)
+        drop_database(self._admin(), name, may_be_template=False)
 
 
 def _run_dir(run_id: str) -> Path:

@@ -201,13 +201,17 @@ def build_lock(conn: psycopg.Connection[Any], key: TemplateKey) -> Iterator[None
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, key.lock_id))
 
 
-def drop_database(conn: psycopg.Connection[Any], name: str) -> None:
-    """Drop a database testdb made, template or not, even with sessions connected."""
+def drop_database(conn: psycopg.Connection[Any], name: str, *,
+                  may_be_template: bool = True) -> None:
+    """Drop a database testdb made, template or not, even with sessions connected.
+
+    A template must be unmarked first; ``may_be_template=False`` (a clone) saves asking."""
     from psycopg import sql
 
     ident = sql.Identifier(name)
-    if conn.execute("SELECT datistemplate FROM pg_database WHERE datname = %s",
-                    (name,)).fetchone() == (True,):
+    if may_be_template and conn.execute(
+            "SELECT datistemplate FROM pg_database WHERE datname = %s",
+            (name,)).fetchone() == (True,):
         conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
 
@@ -279,9 +283,9 @@ def _build(target: Target, conn: psycopg.Connection[Any], key: TemplateKey,
         migrate.migrate(scratch, extra_dirs=extra_dirs)
         partitions.ensure(scratch, skip_missing=True)
         with connect(scratch, application_name=_APP) as db:
-            if key.data.students:
+            if key.data.students:  # the load ends with ANALYZE of what it loaded
                 sample_data.load(db, key.data.students, seed=key.data.seed)
-            db.execute("ANALYZE")
+                db.execute("ANALYZE")  # and the rest, so every clone starts with statistics
             fingerprint = schema_fingerprint(db)
         label = {"kind": "watoto-template", "key": key.digest,
                  "migrations_key": key.migrations_key, "tool": __version__,
@@ -312,32 +316,49 @@ def _build(target: Target, conn: psycopg.Connection[Any], key: TemplateKey,
     return Template(key.name, key, None, True, seconds, label)
 
 
+# Clones timed per strategy before one is chosen, and how much faster FILE_COPY must be to
+# win: WAL_LOG is PostgreSQL 15's default and, unlike FILE_COPY, forces no checkpoint on a
+# server the application shares.
+SAMPLES = 3
+FILE_COPY_MARGIN = 0.8
+
+
 def next_strategy(template: Template) -> str | None:
-    """The clone strategy to use: the faster once both were timed, else the one not yet
-    timed (so the template's first two clones measure both, at no extra cost)."""
+    """The clone strategy to use: the chosen one, else the one with fewer timed clones (the
+    template's first clones measure both, alternating, at no extra cost)."""
     if template.key.server_major < 15:
         return None  # STRATEGY arrived in PostgreSQL 15
     if template.strategy:
         return template.strategy
-    timed = template.label.get("clone_ms") or {}
-    return next((s for s in STRATEGIES if s not in timed), STRATEGIES[0])
+    timed = _samples(template)
+    return min(STRATEGIES, key=lambda s: len(timed.get(s, [])))
+
+
+def _samples(template: Template) -> dict[str, list[float]]:
+    raw = template.label.get("clone_ms") or {}
+    return {s: [float(v) for v in (raw[s] if isinstance(raw[s], list) else [raw[s]])]
+            for s in STRATEGIES if s in raw}
 
 
 def record_use(conn: psycopg.Connection[Any], template: Template, strategy: str | None,
                milliseconds: float | None) -> None:
-    """Record in the template's label when it was last cloned and, until both strategies
-    are timed, how long a clone with ``strategy`` took; once both are known, the faster
-    becomes the template's strategy. (Concurrent writers: the last one wins, harmlessly.)"""
-    timed = dict(template.label.get("clone_ms") or {})
-    if strategy and milliseconds is not None and strategy not in timed \
-            and not template.strategy:
-        timed[strategy] = round(milliseconds, 2)
-        template.label["clone_ms"] = timed
-        if all(s in timed for s in STRATEGIES):
-            template.strategy = template.label["strategy"] = min(timed, key=lambda s: timed[s])
-    template.label["last_used_at"] = datetime.now(UTC).isoformat()
+    """Record in the template's label when it was last cloned and, until a strategy is
+    chosen, how long a clone with ``strategy`` took. With ``SAMPLES`` clones of each,
+    FILE_COPY is chosen only if its median beats WAL_LOG's by the margin. (Concurrent
+    writers: the last one wins, harmlessly.)"""
+    import statistics
+
     import psycopg
 
+    if strategy and milliseconds is not None and not template.strategy:
+        timed = _samples(template)
+        timed.setdefault(strategy, []).append(round(milliseconds, 2))
+        template.label["clone_ms"] = timed
+        if all(len(timed.get(s, [])) >= SAMPLES for s in STRATEGIES):
+            wal, copy = (statistics.median(timed[s]) for s in STRATEGIES)
+            chosen = "file_copy" if copy < wal * FILE_COPY_MARGIN else "wal_log"
+            template.strategy = template.label["strategy"] = chosen
+    template.label["last_used_at"] = datetime.now(UTC).isoformat()
     # Another role's template: cloning it is allowed, labelling it is not.
     with suppress(psycopg.errors.InsufficientPrivilege):
         _label(conn, template.name, template.label)
