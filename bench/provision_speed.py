@@ -92,9 +92,9 @@ def template_label(url: str, template: str) -> dict[str, Any]:
 
 def warm_clones(pg: LocalCluster, psql: str, rounds: int) -> None:
     url = pg.url("postgres")
-    # Build the template and let its first two clones time both strategies (what any
+    # Build the template and let its first three clones time both strategies (what any
     # earlier CI job on this server would have done), so the timed runs see it warm.
-    _, doc = provision(url, "--count", "2", "--prefix", "bench_warmup")
+    _, doc = provision(url, "--count", "3", "--prefix", "bench_warmup")
     template = doc["template"]
     drop_databases(url, "bench_warmup_%")
     label = template_label(url, template)
@@ -146,7 +146,7 @@ def _warm_rounds(url: str, psql: str, rounds: int, template: str, chosen: str | 
     print(f"  per clone as the JSON reports it: median {statistics.median(per_clone):.1f} ms "
           f"(min {min(per_clone):.1f}, max {max(per_clone):.1f}); outside CREATE DATABASE "
           f"(start-up, key, labels): {statistics.median(outside):.0f} ms per run")
-    print(f"  strategy chosen: {', '.join(sorted(strategies))} (from the template's first two "
+    print(f"  strategy chosen: {', '.join(sorted(strategies))} (from the template's first three "
           f"clones: {json.dumps(label.get('clone_ms'))})")
 
 
@@ -249,16 +249,22 @@ postgresql = factories.postgresql("postgresql_noproc")
 }
 
 
+# pytest-postgresql goes into a folder of its own, put on PYTHONPATH for its run only: in the
+# project's venv its pytest plugin would load (and import psycopg) in every pytest run.
+PGPG_SITE = Path(tempfile.gettempdir()) / "watoto-bench-pytest-postgresql"
+
+
 def ensure_pytest_postgresql() -> str:
-    try:
-        import pytest_postgresql  # noqa: F401
-    except ImportError:
-        print("  (installing pytest-postgresql into this venv for the comparison)")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "pytest-postgresql"],
+    """Install pytest-postgresql (and what it needs beyond our venv) into ``PGPG_SITE``."""
+    if not (PGPG_SITE / "pytest_postgresql").is_dir():
+        print(f"  (installing pytest-postgresql into {PGPG_SITE} for the comparison)")
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                        str(PGPG_SITE), "pytest-postgresql", "port-for", "mirakuru", "psutil"],
                        check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; "
                           "print(m.version('pytest-postgresql'))"],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(PGPG_SITE)})
     return out.stdout.strip()
 
 
@@ -277,10 +283,11 @@ def write_suite(root: Path, variant: str, pg: LocalCluster) -> Path:
 
 
 def run_suite(folder: Path, *args: str) -> float:
+    extra = {"PYTHONPATH": str(PGPG_SITE)} if folder.name == "pytest_postgresql" else {}
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=folder,
                           capture_output=True, text=True,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra})
     elapsed = time.perf_counter() - started
     if proc.returncode != 0 or f"{TESTS} passed" not in proc.stdout:
         raise SystemExit(f"pytest run in {folder.name} failed:\n{proc.stdout[-1500:]}"

@@ -316,22 +316,22 @@ def _build(target: Target, conn: psycopg.Connection[Any], key: TemplateKey,
     return Template(key.name, key, None, True, seconds, label)
 
 
-# Clones timed per strategy before one is chosen, and how much faster FILE_COPY must be to
-# win: WAL_LOG is PostgreSQL 15's default and, unlike FILE_COPY, forces no checkpoint on a
-# server the application shares.
-SAMPLES = 3
+# The template's first clones, timed: WAL_LOG, FILE_COPY, WAL_LOG. The first clone after a
+# build also flushes the build's dirty buffers, so WAL_LOG counts by its best time; FILE_COPY
+# must then beat it by the margin: WAL_LOG is PostgreSQL 15's default and, unlike FILE_COPY,
+# forces no checkpoint on a server the application may share.
+TRIAL = ("wal_log", "file_copy", "wal_log")
 FILE_COPY_MARGIN = 0.8
 
 
 def next_strategy(template: Template) -> str | None:
-    """The clone strategy to use: the chosen one, else the one with fewer timed clones (the
-    template's first clones measure both, alternating, at no extra cost)."""
+    """The clone strategy to use: the chosen one, else the next of the trial."""
     if template.key.server_major < 15:
         return None  # STRATEGY arrived in PostgreSQL 15
     if template.strategy:
         return template.strategy
-    timed = _samples(template)
-    return min(STRATEGIES, key=lambda s: len(timed.get(s, [])))
+    done = sum(len(v) for v in _samples(template).values())
+    return TRIAL[min(done, len(TRIAL) - 1)]
 
 
 def _samples(template: Template) -> dict[str, list[float]]:
@@ -343,19 +343,17 @@ def _samples(template: Template) -> dict[str, list[float]]:
 def record_use(conn: psycopg.Connection[Any], template: Template, strategy: str | None,
                milliseconds: float | None) -> None:
     """Record in the template's label when it was last cloned and, until a strategy is
-    chosen, how long a clone with ``strategy`` took. With ``SAMPLES`` clones of each,
-    FILE_COPY is chosen only if its median beats WAL_LOG's by the margin. (Concurrent
-    writers: the last one wins, harmlessly.)"""
-    import statistics
-
+    chosen, how long a clone with ``strategy`` took. After the trial, FILE_COPY is chosen
+    only if it beat WAL_LOG's best time by the margin. (Concurrent writers: the last one
+    wins, harmlessly.)"""
     import psycopg
 
     if strategy and milliseconds is not None and not template.strategy:
         timed = _samples(template)
         timed.setdefault(strategy, []).append(round(milliseconds, 2))
         template.label["clone_ms"] = timed
-        if all(len(timed.get(s, [])) >= SAMPLES for s in STRATEGIES):
-            wal, copy = (statistics.median(timed[s]) for s in STRATEGIES)
+        if sum(len(v) for v in timed.values()) >= len(TRIAL) and len(timed) == 2:
+            wal, copy = min(timed["wal_log"]), min(timed["file_copy"])
             chosen = "file_copy" if copy < wal * FILE_COPY_MARGIN else "wal_log"
             template.strategy = template.label["strategy"] = chosen
     template.label["last_used_at"] = datetime.now(UTC).isoformat()
