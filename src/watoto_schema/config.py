@@ -5,6 +5,9 @@ It holds settings a team shares in its repository; never a password (use the lib
 password file or environment for that)::
 
     migrations = ["db/migrations"]   # extra migration folders, relative to this file
+
+    [health]                         # thresholds of `watoto-schema health` (docs/health.md)
+    connections_warning = 0.8
 """
 
 from __future__ import annotations
@@ -13,18 +16,20 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import BadConfig
 from .target import one_line
 
 FILE_NAME = "watoto-schema.toml"
-KNOWN_KEYS = {"migrations"}
+KNOWN_KEYS = {"migrations", "health"}
 
 
 @dataclass
 class Config:
     path: Path | None = None
     migrations: list[Path] = field(default_factory=list)
+    health: dict[str, Any] = field(default_factory=dict)
 
 
 def load(explicit: Path | None = None) -> Config:
@@ -50,4 +55,7 @@ def load(explicit: Path | None = None) -> Config:
     for folder in resolved:
         if not folder.is_dir():
             raise BadConfig(f"configuration file {path}: migration folder {folder} not found")
-    return Config(path, resolved)
+    health = raw.get("health", {})
+    if not isinstance(health, dict):
+        raise BadConfig(f"configuration file {path}: [health] must be a table")
+    return Config(path, resolved, health)

@@ -1,0 +1,142 @@
+"""``health [serve]``: the design's monitoring as checks with thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .context import AppContext
+
+if TYPE_CHECKING:
+    from ..health import HealthReport, Thresholds
+
+pass_app = click.make_pass_decorator(AppContext)
+_COLOURS = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "dim"}
+
+
+def _thresholds(app: AppContext) -> Thresholds:
+    from ..config import load
+    from ..health import Thresholds
+
+    return Thresholds.from_config(load(app.config_file).health)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--exact", is_flag=True,
+              help="Measure bloat with pgstattuple (reads candidates in full) instead of "
+              "the estimate.")
+@click.option("--format", "fmt", type=click.Choice(["table", "prometheus"]), default="table",
+              show_default=True, help="prometheus: the text exposition format.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="With --format prometheus: write FILE atomically (node_exporter's "
+              "textfile collector) instead of stdout.")
+@click.option("--nagios", is_flag=True,
+              help="One line with perfdata; exit 0 ok, 1 warning, 2 critical, 3 unknown.")
+@click.option("--deadline", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              metavar="SECONDS", help="statement_timeout of each check.")
+@click.pass_context
+def health(ctx: click.Context, exact: bool, fmt: str, output: Path | None, nagios: bool,
+           deadline: float) -> None:
+    """Check connections, cache hit ratio, statement times, transactions, lock waits,
+    replication lag, bloat, wraparound, invalid indexes, partitions and WAL archiving.
+
+    Exit status: 0 all ok, 2 any warning or critical, 1 error (with --nagios: the Nagios
+    convention). Thresholds: [health] in watoto-schema.toml (docs/health.md). Read-only;
+    works as a non-superuser with the pg_monitor role (skipped checks say why).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from .. import health as lib
+    from ..errors import EXIT_DIFFERENCES
+
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    if output and fmt != "prometheus":
+        raise click.UsageError("--output needs --format prometheus")
+    if nagios:
+        _nagios(app, exact, deadline)
+        return
+    report = lib.collect(app.target(), _thresholds(app), exact=exact, deadline=deadline)
+    if fmt == "prometheus":
+        from ..health.exposition import prometheus_text, write_textfile
+
+        if output:
+            write_textfile(report, output)
+            app.out.note(f"wrote {output}")
+        else:
+            click.echo(prometheus_text(report), nl=False)
+    else:
+        _render(app, report)
+    if report.status != lib.OK:
+        raise click.exceptions.Exit(EXIT_DIFFERENCES)
+
+
+def _nagios(app: AppContext, exact: bool, deadline: float) -> None:
+    """Nagios speaks its own exit codes, errors included (3 UNKNOWN)."""
+    from .. import health as lib
+    from ..errors import WatotoError
+    from ..health.exposition import nagios_line
+    from ..target import one_line, redact
+
+    try:
+        report = lib.collect(app.target(), _thresholds(app), exact=exact, deadline=deadline)
+    except WatotoError as exc:
+        click.echo(f"WATOTO UNKNOWN - {redact(one_line(str(exc)))}")
+        raise click.exceptions.Exit(3) from exc
+    line, code = nagios_line(report)
+    click.echo(line)
+    raise click.exceptions.Exit(code)
+
+
+def _render(app: AppContext, report: HealthReport) -> None:
+    from dataclasses import asdict
+
+    app.out.document({"target": report.target, "status": report.status,
+                      "seconds": round(report.seconds, 3),
+                      "checks": [{k: v for k, v in asdict(ch).items() if k != "metrics"}
+                                 for ch in report.checks],
+                      "skipped": [ch.name for ch in report.skipped]})
+    from rich.markup import escape
+
+    app.out.table(escape(f"{report.target}: {report.status}"),
+                  ["check", "status", "value", "threshold", "hint"],
+                  [[ch.name, f"[{_COLOURS[ch.status]}]{ch.status}[/]", escape(str(ch.value)),
+                    escape(ch.threshold), escape(ch.hint)] for ch in report.checks])
+
+
+@health.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=9187, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for every interface).")
+@click.option("--deadline", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              metavar="SECONDS", help="statement_timeout of each check, per scrape.")
+@pass_app
+def serve(app: AppContext, port: int, address: str, deadline: float) -> None:
+    """Serve the checks to Prometheus on http://ADDRESS:PORT/metrics (until interrupted).
+
+    Each scrape collects afresh; concurrent scrapes share one collection.
+    """
+    import time
+
+    from .. import health as lib
+    from ..errors import BadConfig
+    from ..health.serve import serve as start
+
+    target = app.target()
+    thresholds = _thresholds(app)
+    try:
+        server, _thread, _collector = start(lambda: lib.collect(target, thresholds, deadline=deadline),
+                                port, address)
+    except OSError as exc:
+        raise BadConfig(f"cannot listen on {address}:{port}: {exc.strerror}") from exc
+    app.out.note(f"serving http://{address}:{port}/metrics for {target.display} "
+                 "(Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.shutdown()
+
+
