@@ -53,6 +53,8 @@ ARGS: dict[str, list[str]] = {
     "testdb list": [],
     "testdb drop": ["no_such_test_database"],
     "testdb gc": ["--dry-run"],
+    "health": [],
+    "health serve": ["--address", "no-such-host.invalid"],  # fails before serving, both ways
 }
 _LOCAL = {"local start", "local stop", "local status", "local url", "local destroy"}
 _names = itertools.count()

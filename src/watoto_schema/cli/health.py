@@ -138,5 +138,6 @@ def serve(app: AppContext, port: int, address: str, deadline: float) -> None:
             time.sleep(3600)
     finally:
         server.shutdown()
+        server.server_close()
 
 

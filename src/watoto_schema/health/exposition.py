@@ -71,10 +71,15 @@ def _perf_label(name: str) -> str:
 
 def nagios_line(report: HealthReport) -> tuple[str, int]:
     """One line with perfdata, and the Nagios exit code of the worst status."""
-    worst = max((ch.status for ch in report.checks), key=c.ORDER.__getitem__, default=c.OK)
+    # A skipped check (no extension, no privilege) does not make the whole result UNKNOWN;
+    # only a report where nothing could be checked is.
+    worst = report.status
+    if report.checks and len(report.skipped) == len(report.checks):
+        worst = c.UNKNOWN
     bad = [ch for ch in report.checks if ch.status in (c.WARNING, c.CRITICAL)]
+    ran = len(report.checks) - len(report.skipped)
     summary = "; ".join(f"{ch.name} {ch.status}: {ch.value}" for ch in bad) or \
-        f"{len(report.checks)} checks ok"
+        f"{ran} checks ok" + (f", {len(report.skipped)} skipped" if report.skipped else "")
     if worst == c.UNKNOWN:
         summary = "; ".join(f"{ch.name}: {ch.value}" for ch in report.skipped)
     perf = []

@@ -1,0 +1,292 @@
+"""`health` (#11): each check provoked for real on PostgreSQL, the output formats, the
+scrape endpoint, a non-superuser with pg_monitor, and a standby whose stream breaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from psycopg import sql
+
+from watoto_schema import health
+from watoto_schema.health.exposition import nagios_line
+from watoto_schema.health.serve import serve
+from watoto_schema.local import LocalCluster, free_port
+from watoto_schema.target import Target
+
+from .test_cli import assert_one_line_error, run
+
+QUIET = health.Thresholds(archive_required=False)
+
+
+def by_name(report: health.HealthReport) -> dict[str, health.Check]:
+    return {c.name: c for c in report.checks}
+
+
+def test_a_fresh_database_is_healthy_but_for_archiving(db: Target) -> None:
+    report = health.collect(db)
+    checks = by_name(report)
+    assert set(checks) >= {"connections", "cache_hit_ratio", "running_queries",
+                           "statement_time", "long_transactions", "idle_in_transaction",
+                           "lock_waits", "replication", "wraparound", "invalid_indexes",
+                           "wal_archiving", "bloat", "partitions"}
+    assert checks["wal_archiving"].status == health.WARNING  # the design asks for it
+    assert checks["statement_time"].status == health.UNKNOWN  # extension not installed
+    assert report.status == health.WARNING
+    assert health.collect(db, QUIET).status == health.OK
+
+
+def test_cli_exit_status_and_json(db: Target, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    warned = run("health", "--json", "--dsn", db.conninfo)
+    assert warned.exit_code == 2
+    doc = json.loads(warned.stdout)
+    assert doc["status"] == "warning" and "statement_time" in doc["skipped"]
+    assert {"name", "status", "value", "threshold", "hint", "details"} <= set(doc["checks"][0])
+    (tmp_path / "watoto-schema.toml").write_text("[health]\narchive_required = false\n")
+    monkeypatch.chdir(tmp_path)
+    assert run("health", "--dsn", db.conninfo).exit_code == 0
+    (tmp_path / "watoto-schema.toml").write_text("[health]\nconnection_warning = 0.5\n")
+    assert "unknown threshold" in assert_one_line_error(run("health", "--dsn", db.conninfo))
+    (tmp_path / "watoto-schema.toml").write_text("[health]\ncache_min_reads = 'many'\n")
+    assert "must be a int" in assert_one_line_error(run("health", "--dsn", db.conninfo))
+
+
+def test_transactions_idle_sessions_and_lock_waits(db: Target, connect_to: Any) -> None:
+    holder = connect_to(application_name="holder")
+    holder.execute("BEGIN")
+    holder.execute("LOCK TABLE courses IN ACCESS EXCLUSIVE MODE")  # and now idle in it
+    waiter = connect_to(application_name="waiter")
+    thread = threading.Thread(target=lambda: waiter.execute("SELECT count(*) FROM courses"))
+    thread.start()
+    time.sleep(1.2)
+    th = health.Thresholds(archive_required=False, transaction_warning=1.0,
+                           idle_in_transaction_warning=1.0, lock_wait_warning=1.0)
+    checks = by_name(health.collect(db, th))
+    assert checks["long_transactions"].status == health.WARNING
+    assert checks["idle_in_transaction"].status == health.WARNING
+    assert checks["idle_in_transaction"].details[0]["application"] == "holder"
+    assert checks["lock_waits"].status == health.WARNING
+    assert checks["lock_waits"].details[0]["application"] == "waiter"
+    holder.execute("ROLLBACK")
+    thread.join()
+    assert health.collect(db, th).status == health.OK
+
+
+def test_a_statement_running_long(db: Target, connect_to: Any) -> None:
+    slow = connect_to(application_name="slow-report")
+    thread = threading.Thread(target=lambda: slow.execute("SELECT pg_sleep(2)"))
+    thread.start()
+    time.sleep(0.8)
+    th = health.Thresholds(archive_required=False, running_query_warning=0.5)
+    check = by_name(health.collect(db, th))["running_queries"]
+    thread.join()
+    assert check.status == health.WARNING
+    assert check.details[0]["application"] == "slow-report"
+    assert "pg_sleep" in check.details[0]["query"]
+
+
+def test_pg_stat_statements_not_loaded_says_what_to_do(db: Target, db_conn: Any) -> None:
+    db_conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    check = by_name(health.collect(db, QUIET))["statement_time"]
+    assert check.status == health.UNKNOWN
+    assert "shared_preload_libraries" in check.hint
+
+
+def test_invalid_index_wraparound_and_partitions(db: Target, db_conn: Any) -> None:
+    db_conn.execute("CREATE TABLE dupes (n int)")
+    db_conn.execute("INSERT INTO dupes VALUES (1), (1)")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db_conn.execute("CREATE UNIQUE INDEX CONCURRENTLY dupes_n ON dupes (n)")
+    for name in ("enrollments_2028", "enrollments_2027"):
+        db_conn.execute(sql.SQL("ALTER TABLE enrollments DETACH PARTITION {}").format(
+            sql.Identifier(name)))
+    th = health.Thresholds(archive_required=False, wraparound_warning=1,
+                           runway_warning_days=400)
+    checks = by_name(health.collect(db, th))
+    assert checks["invalid_indexes"].status == health.WARNING
+    assert checks["invalid_indexes"].details[0]["index"] == "dupes_n"
+    assert checks["wraparound"].status == health.WARNING
+    assert checks["partitions"].status == health.WARNING
+    [enrollments] = [d for d in checks["partitions"].details if d["table"] == "enrollments"]
+    assert any("premake horizon" in w for w in enrollments["warnings"])
+
+
+def test_prometheus_text_and_textfile(db: Target, tmp_path: Path) -> None:
+    result = run("health", "--format", "prometheus", "--dsn", db.conninfo)
+    assert result.exit_code == 2  # archiving off: a warning
+    families = {f.name: f for f in text_string_to_metric_families(result.stdout)}
+    status = {s.labels["check"]: s.value for s in families["watoto_check_status"].samples}
+    assert status["wal_archiving"] == 1 and status["connections"] == 0
+    assert "watoto_connections_usable" in families
+    assert "watoto_partition_runway_days" in families
+
+    out = tmp_path / "watoto.prom"
+    assert run("health", "--format", "prometheus", "--output", str(out), "--dsn",
+               db.conninfo).exit_code == 2
+    assert "watoto_check_status" in out.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["watoto.prom"]  # no temp left
+    misuse = run("health", "--output", str(out), "--dsn", db.conninfo)  # a usage error
+    assert misuse.exit_code == 1 and "needs --format prometheus" in misuse.stderr
+
+
+def test_nagios_speaks_its_own_codes(db: Target) -> None:
+    result = run("health", "--nagios", "--dsn", db.conninfo)
+    assert result.exit_code == 1  # WARNING
+    assert result.stdout.startswith("WATOTO WARNING - wal_archiving warning")
+    assert "| connections_used=" in result.stdout and result.stdout.count("\n") == 1
+    ok_line, ok_code = nagios_line(health.collect(db, QUIET))
+    assert ok_code == 0 and ok_line.startswith("WATOTO OK")
+    down = run("health", "--nagios", "--dsn", "postgresql://x@127.0.0.1:1/none")
+    assert down.exit_code == 3 and down.stdout.startswith("WATOTO UNKNOWN - cannot connect")
+
+
+def test_serve_answers_scrapes_without_piling_them_up(db: Target) -> None:
+    port = free_port()
+    server, _thread, collector = serve(lambda: health.collect(db, QUIET), port, "127.0.0.1")
+    try:
+        bodies: list[str] = []
+
+        def scrape() -> None:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+                bodies.append(r.read().decode())
+
+        scrapers = [threading.Thread(target=scrape) for _ in range(6)]
+        for t in scrapers:
+            t.start()
+        for t in scrapers:
+            t.join()
+        assert len(bodies) == 6 and all("watoto_up 1.0" in b for b in bodies)
+        assert collector.collections < 6  # concurrent scrapes shared collections
+        time.sleep(1.1)
+        scrape()
+        assert collector.collections >= 2  # a later scrape collects afresh
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_serve_reports_an_unreachable_database_as_down() -> None:
+    port = free_port()
+    target = Target("postgresql://x@127.0.0.1:1/none?connect_timeout=2", "tests")
+    server, _thread, _ = serve(lambda: health.collect(target), port, "127.0.0.1")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            assert "watoto_up 0.0" in r.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_pg_monitor_role_gets_every_check_it_may_see(db: Target, db_conn: Any,
+                                                       pg_server: Any) -> None:
+    with pg_server.admin() as admin:
+        admin.execute("CREATE ROLE watoto_monitor LOGIN IN ROLE pg_monitor")
+    try:
+        monitor = Target(psycopg.conninfo.make_conninfo(db.conninfo, user="watoto_monitor"),
+                         "tests")
+        checks = by_name(health.collect(monitor, QUIET))
+        assert checks["connections"].status == health.OK
+        assert checks["replication"].status == health.OK
+        skipped = [c for c in checks.values() if c.status == health.UNKNOWN]
+        assert {c.name for c in skipped} <= {"statement_time", "partitions"}
+        assert "permission denied" in checks["partitions"].value  # counting DEFAULT rows
+    finally:
+        with pg_server.admin() as admin:
+            admin.execute("DROP ROLE watoto_monitor")
+
+
+# -- a standby -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def primary_and_standby() -> Iterator[tuple[Target, Target, LocalCluster]]:
+    """A primary and a streaming standby (pg_basebackup -R), both throwaway."""
+    root = Path(tempfile.mkdtemp(prefix="watoto-health-"))
+    os.chmod(root, 0o755)
+    primary = LocalCluster(root / "primary", fsync=False)
+    primary.start(dbname="postgres")
+    state = primary._state()
+    assert state is not None
+    standby_dir = root / "standby"
+    standby_dir.mkdir()
+    as_postgres: dict[str, Any] = {}
+    if os.geteuid() == 0:
+        import pwd
+
+        user = pwd.getpwnam(os.environ.get("WATOTO_PG_USER", "postgres"))
+        os.chown(standby_dir, user.pw_uid, user.pw_gid)
+        as_postgres = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    bindir = Path(state.bindir)
+    port = free_port()
+    subprocess.run([str(bindir / "pg_basebackup"), "-D", str(standby_dir / "pgdata"), "-R",
+                    "-X", "stream", "-h", state.socket_dir, "-p", str(state.port),
+                    "-U", "postgres"], check=True, capture_output=True, cwd=root,
+                   **as_postgres)
+    subprocess.run([str(bindir / "pg_ctl"), "-D", str(standby_dir / "pgdata"), "-l",
+                    str(standby_dir / "log"), "-w", "-o",
+                    f"-c port={port} -c listen_addresses='' "
+                    f"-c unix_socket_directories='{standby_dir}' -c fsync=off",
+                    "start"], check=True, capture_output=True, cwd=root, **as_postgres)
+    standby = Target(f"postgresql://postgres@/postgres?host={standby_dir}&port={port}",
+                     "tests")
+    try:
+        yield Target(primary.url("postgres"), "tests"), standby, primary
+    finally:
+        subprocess.run([str(bindir / "pg_ctl"), "-D", str(standby_dir / "pgdata"), "-m",
+                        "immediate", "stop"], capture_output=True, cwd=root, **as_postgres)
+        primary.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait(predicate: Any, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.2)
+
+
+def test_replication_seen_from_both_ends(
+        primary_and_standby: tuple[Target, Target, LocalCluster]) -> None:
+    primary, standby, _ = primary_and_standby
+
+    def streaming() -> bool:
+        return by_name(health.collect(standby, QUIET))["replication"].status == health.OK
+
+    _wait(streaming)
+    on_primary = by_name(health.collect(primary, QUIET))["replication"]
+    assert on_primary.status == health.OK and len(on_primary.details) == 1
+    assert any(m.name == "replication_lag_bytes" for m in on_primary.metrics)
+    expecting_two = health.Thresholds(archive_required=False, expected_standbys=2)
+    assert by_name(health.collect(primary, expecting_two))["replication"].status == \
+        health.CRITICAL
+
+    time.sleep(1.5)  # an idle primary: the last replayed transaction only grows old
+    idle = by_name(health.collect(standby, QUIET))["replication"]
+    assert idle.status == health.OK and "0 B to replay" in idle.value
+
+
+def test_a_broken_stream_is_critical_on_the_standby(
+        primary_and_standby: tuple[Target, Target, LocalCluster]) -> None:
+    primary, standby, cluster = primary_and_standby
+    cluster.stop()  # the primary goes away: nothing to replay, but nothing arrives either
+    try:
+        def broken() -> bool:
+            return by_name(health.collect(standby, QUIET))["replication"].status == \
+                health.CRITICAL
+
+        _wait(broken)
+        check = by_name(health.collect(standby, QUIET))["replication"]
+        assert check.status == health.CRITICAL and "stream" in check.hint
+    finally:
+        cluster.start(dbname="postgres")
