@@ -65,6 +65,8 @@ def leaf_commands(group: click.Group = cli, prefix: str = "") -> list[str]:
     for name, command in sorted(group.commands.items()):
         path = f"{prefix}{name}"
         if isinstance(command, click.Group):
+            if command.invoke_without_command:  # `health` runs itself, `health serve` too
+                found.append(path)
             found.extend(leaf_commands(command, path + " "))
         else:
             found.append(path)
