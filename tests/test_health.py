@@ -290,3 +290,37 @@ def test_a_broken_stream_is_critical_on_the_standby(
         assert check.status == health.CRITICAL and "stream" in check.hint
     finally:
         cluster.start(dbname="postgres")
+
+
+@pytest.fixture(scope="module")
+def preloaded() -> Iterator[Target]:
+    """A throwaway cluster with pg_stat_statements in shared_preload_libraries."""
+    root = Path(tempfile.mkdtemp(prefix="watoto-health-pss-"))
+    os.chmod(root, 0o755)
+    cluster = LocalCluster(root / "cluster", fsync=False)
+    cluster.start(dbname="postgres")
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    cluster.stop()
+    cluster.start(dbname="postgres")
+    try:
+        yield Target(cluster.url("postgres"), "tests")
+    finally:
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_slowest_statements_by_mean_and_total(preloaded: Target) -> None:
+    with psycopg.connect(preloaded.conninfo, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        conn.execute("SELECT pg_sleep(0.3)")
+        for _ in range(50):
+            conn.execute("SELECT count(*) FROM pg_class")
+    th = health.Thresholds(archive_required=False, statement_mean_warning=0.2)
+    check = by_name(health.collect(preloaded, th))["statement_time"]
+    assert check.status == health.WARNING
+    slowest = [d for d in check.details if d["rank"] == "mean"][0]
+    assert "pg_sleep" in slowest["query"] and slowest["mean_ms"] >= 300
+    assert any(d["rank"] == "total" and d["calls"] == 50 for d in check.details)
+    assert any(m.name == "statement_mean_seconds" for m in check.metrics)
