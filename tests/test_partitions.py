@@ -87,6 +87,13 @@ def test_create_backfills_past_years(db: Target) -> None:
     assert [a.what for a in again.actions] == ["skip"]
 
 
+def test_another_interval_on_a_declared_table_is_named_by_that_interval(db: Target) -> None:
+    monthly = partitions.create(db, "enrollments", lower=date(2030, 1, 1),
+                                upper=date(2030, 3, 1), interval="monthly")
+    assert [a.partition for a in monthly.actions if a.what == "create"] == [
+        "enrollments_p2030_01", "enrollments_p2030_02"]
+
+
 def _fingerprint(conn: Any, where: str = "true") -> tuple[int, str]:
     row = conn.execute(
         f"SELECT count(*), md5(string_agg(e::text, ',' ORDER BY e.id)) FROM enrollments e "

@@ -127,8 +127,8 @@ def serve(app: AppContext, port: int, address: str, deadline: float) -> None:
     target = app.target()
     thresholds = _thresholds(app)
     try:
-        server, _thread, _collector = start(lambda: lib.collect(target, thresholds, deadline=deadline),
-                                port, address)
+        server, _thread, _collector = start(
+            lambda: lib.collect(target, thresholds, deadline=deadline), port, address)
     except OSError as exc:
         raise BadConfig(f"cannot listen on {address}:{port}: {exc.strerror}") from exc
     app.out.note(f"serving http://{address}:{port}/metrics for {target.display} "

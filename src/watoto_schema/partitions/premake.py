@@ -248,7 +248,8 @@ def create(target: Target, table: str, *, lower: date | None = None, upper: date
     """Create an explicit set of partitions, for any partitioned table.
 
     Range: every ``interval`` period in ``[lower, upper)`` (interval and naming from the
-    policy when the table is declared, else ``interval`` and ``<table>_<period>``).
+    policy when the table is declared and no other interval is asked for, else ``interval``
+    and ``<table>_<period>``).
     Hash: every remainder of ``modulus`` (a table with no partitions yet).
     """
     policy = policy if policy is not None else load_policy()
@@ -286,7 +287,10 @@ def create(target: Target, table: str, *, lower: date | None = None, upper: date
             raise BadConfig(f"--interval must be one of {', '.join(INTERVALS)}")
         if lower is None or upper is None or lower >= upper:
             raise BadConfig("a range-partitioned table needs --from DATE --to DATE (from < to)")
-        naming = declared.naming if declared else {
+        # The policy's naming fits the policy's interval only: another interval on a declared
+        # table (monthly partitions of a yearly table) is named by the interval, so its names
+        # cannot collide with the policy's.
+        naming = declared.naming if declared and interval == declared.interval else {
             "yearly": "{table}_{year}", "monthly": "{table}_p{year}_{month:02d}",
             "daily": "{table}_p{year}_{month:02d}_{day:02d}"}[interval]
         key = declared.key if declared else _range_key(info)
