@@ -349,3 +349,49 @@ def test_the_slowest_statements_by_mean_and_total(preloaded: Target) -> None:
     assert "pg_sleep" in slowest["query"] and slowest["mean_ms"] >= 300
     assert any(d["rank"] == "total" and d["calls"] == 50 for d in check.details)
     assert any(m.name == "statement_mean_seconds" for m in check.metrics)
+
+
+def test_bloat_is_flagged(db: Target, db_conn: Any) -> None:
+    db_conn.execute("CREATE TABLE bloat_demo (id int PRIMARY KEY, note text) "
+                    "WITH (autovacuum_enabled = false)")
+    db_conn.execute("INSERT INTO bloat_demo SELECT g, repeat('x', 60) "
+                    "FROM generate_series(1, 60000) g")
+    db_conn.execute("DELETE FROM bloat_demo WHERE id % 10 <> 0")
+    db_conn.execute("VACUUM ANALYZE bloat_demo")  # the space is free but not returned
+    th = health.Thresholds(archive_required=False, bloat_min_bytes=256 * 1024)
+    check = by_name(health.collect(db, th))["bloat"]
+    assert check.status == health.WARNING
+    assert any(d["relation"].endswith("bloat_demo") for d in check.details), check.details
+
+
+@pytest.fixture(scope="module")
+def failing_archive() -> Iterator[Target]:
+    """A throwaway cluster whose archive_command always fails."""
+    root = Path(tempfile.mkdtemp(prefix="watoto-health-arch-"))
+    os.chmod(root, 0o755)
+    cluster = LocalCluster(root / "cluster", fsync=False)
+    cluster.start(dbname="postgres")
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET archive_mode = on")
+        conn.execute("ALTER SYSTEM SET archive_command = '/bin/false'")
+    cluster.stop()
+    cluster.start(dbname="postgres")
+    try:
+        yield Target(cluster.url("postgres"), "tests")
+    finally:
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_failing_wal_archiving_is_critical(failing_archive: Target) -> None:
+    with psycopg.connect(failing_archive.conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t AS SELECT 1 AS x")
+        conn.execute("SELECT pg_switch_wal()")
+
+    def critical() -> health.Check | None:
+        check = by_name(health.collect(failing_archive))["wal_archiving"]
+        return check if check.status == health.CRITICAL else None
+
+    check = _until(critical, 30)
+    assert check is not None and "failing" in check.value
+    assert "pg_wal grows" in check.hint
