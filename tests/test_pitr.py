@@ -23,9 +23,10 @@ import pytest
 from click.testing import Result
 
 from watoto_schema import pitr
+from watoto_schema.errors import PitrError, RecoveryFailed
 from watoto_schema.local import LocalCluster
 from watoto_schema.migrate import migrate
-from watoto_schema.pitr.drill import parse_time
+from watoto_schema.pitr.drill import _diagnose, parse_time
 from watoto_schema.target import Target
 
 from .test_cli import assert_one_line_error, run
@@ -227,8 +228,16 @@ def test_drill_with_a_segment_missing_from_the_archive_fails_cleanly(
     result = run("pitr", "drill", "--base-backup", str(history.backup), "--archive",
                  str(holed), "--target-time", history.between)
     line = _error_line(result, 2)
-    assert "recovery ended before the target time" in line and "missing" in line
+    assert "recovery ended before the target time" in line
+    assert f"segment {_next(manifest.start_wal_file)} is missing" in line
     assert _drills_left() == before
+
+
+def _next(segment: str) -> str:
+    """The segment after ``segment`` (16 MB segments: 256 per log id)."""
+    timeline, log, seg = (int(segment[i:i + 8], 16) for i in (0, 8, 16))
+    log, seg = (log + 1, 0) if seg == 0xFF else (log, seg + 1)
+    return f"{timeline:08X}{log:08X}{seg:08X}"
 
 
 def test_base_backup_never_overwrites(archived: Archived, history: History) -> None:
@@ -293,3 +302,24 @@ def test_archive_commands_are_judged_by_their_text(command: str, status: str) ->
 def test_target_time_parsing() -> None:
     assert parse_time("2026-11-30 14:05:00").tzinfo is not None
     assert isinstance(parse_time("2026-11-30T14:05:00+02:00"), datetime)
+
+
+def test_a_failed_recovery_names_the_missing_segment() -> None:
+    log = ('LOG:  restored log file "000000010000000000000002" from archive\n'
+           "cp: cannot stat '/srv/wal/000000010000000000000003': No such file or directory\n"
+           "cp: cannot stat '/srv/wal/00000002.history': No such file or directory\n"
+           "FATAL:  recovery ended before configured recovery target was reached\n")
+    error = _diagnose(log, parse_time("2026-11-30T14:00:00+00:00"))
+    assert isinstance(error, RecoveryFailed) and error.exit_code == 2
+    assert "segment 000000010000000000000003 is missing" in str(error)
+    assert "last segment restored: 000000010000000000000002" in str(error)
+    early = _diagnose("FATAL:  requested recovery stop point is before consistent recovery "
+                      "point\n", parse_time("2026-11-30T14:00:00+00:00"))
+    assert isinstance(early, PitrError) and early.exit_code == 1
+
+
+def test_backup_label_fields() -> None:
+    label = pitr.backup.parse_label("START WAL LOCATION: 0/2000028 (file "
+                                    "000000010000000000000002)\nSTART TIME: 2026-11-30 "
+                                    "14:30:00 UTC\nSTART TIMELINE: 1\n")
+    assert label["START TIME"] == "2026-11-30 14:30:00 UTC" and label["START TIMELINE"] == "1"

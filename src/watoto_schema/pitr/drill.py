@@ -30,6 +30,8 @@ from ..target import Target, connect
 from . import backup as backups
 
 _RESTORED = re.compile(r'restored log file "([0-9A-F]{24})" from archive')
+# What restore_command's `cp` says for a segment the archive does not have.
+_NOT_FOUND = re.compile(r"cannot stat '[^']*/([0-9A-F]{24})'")
 
 
 @dataclass
@@ -95,10 +97,12 @@ def _diagnose(log: str, target: datetime) -> Exception:
     last = restored[-1] if restored else None
     after = f" (last segment restored: {last})" if last else " (no segment was restored)"
     if "recovery ended before configured recovery target was reached" in log:
+        wanted = sorted(name for name in _NOT_FOUND.findall(log) if last is None or name > last)
+        what = (f"segment {wanted[0]} is missing from the archive" if wanted
+                else "a WAL segment is missing from the archive")
         return RecoveryFailed(
-            f"recovery ended before the target time {target.isoformat()}{after}: a WAL "
-            "segment is missing from the archive, or the target is after the last archived "
-            "segment")
+            f"recovery ended before the target time {target.isoformat()}{after}: {what}, or "
+            "no commit after the target time was archived yet")
     if "before consistent recovery point" in log:
         return PitrError(f"target time {target.isoformat()} is before the base backup was "
                          "consistent: choose a later time or an older base backup")
@@ -155,7 +159,10 @@ def drill(base_backup: Path, archive: Path, target_time: str, *, database: str =
         try:
             start_seconds = cluster.start_existing(settings, timeout=int(timeout))
         except Exception as exc:
-            raise _diagnose(_log_tail(cluster), target) from exc
+            log = _log_tail(cluster)
+            if not log:  # the server never ran: the error says why (permissions, binaries)
+                raise
+            raise _diagnose(log, target) from exc
         url = cluster.url("postgres", user=backup.user)
         deadline = clock + timeout
         while True:
