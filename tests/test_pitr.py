@@ -201,6 +201,11 @@ def test_drill_with_a_plain_backup_and_no_wal_of_its_own(archived: Archived,
                  str(archived.archive), "--target-time", now)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["row_counts"]["users"] == 4
+    human = run("pitr", "drill", "--base-backup", str(backup), "--archive",
+                str(archived.archive), "--target-time", now)
+    assert human.exit_code == 0, human.output
+    assert "drill passed" in human.stdout and "schema: as migrated" in human.stdout
+    assert "users.created_at: latest before target" in human.stdout
 
 
 def test_drill_before_the_base_backup_is_an_error(archived: Archived,
@@ -323,3 +328,19 @@ def test_backup_label_fields() -> None:
                                     "000000010000000000000002)\nSTART TIME: 2026-11-30 "
                                     "14:30:00 UTC\nSTART TIMELINE: 1\n")
     assert label["START TIME"] == "2026-11-30 14:30:00 UTC" and label["START TIMELINE"] == "1"
+
+
+def test_a_pgbackrest_command_runs_pgbackrest_check(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from watoto_schema.pitr.check import _pgbackrest_check
+
+    command = "pgbackrest --stanza=main archive-push %p"
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert _pgbackrest_check(command).status == "warning"  # not installed here
+    fake = tmp_path / "pgbackrest"
+    fake.write_text('#!/bin/sh\necho "$@" > "$0.args"\n'
+                    'echo "ERROR: [087]: archive_mode must be enabled" >&2; exit 87\n')
+    fake.chmod(0o755)
+    failed = _pgbackrest_check(command)
+    assert failed.status == "critical" and "archive_mode must be enabled" in failed.message
+    assert (tmp_path / "pgbackrest.args").read_text().split() == ["--stanza=main", "check"]

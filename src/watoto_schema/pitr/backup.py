@@ -83,7 +83,8 @@ def base_backup(target: Target, to: Path, *, fmt: str = "tar", wal: str = "strea
         assert row is not None and isinstance(row[0], datetime)
         started_at, version, user = row[0], row[1], row[2]
     binary = find_bindir() / "pg_basebackup"
-    args = [str(binary), "--dbname", target.conninfo, "--pgdata", str(to), "--format", fmt,
+    args = [str(binary), *(["--dbname", target.conninfo] if target.conninfo else []),
+            "--pgdata", str(to), "--format", fmt,
             "--wal-method", wal, "--checkpoint", "fast", "--no-password",
             "--label", "watoto-schema pitr base-backup"]
     made = not to.exists()

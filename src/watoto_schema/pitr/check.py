@@ -169,6 +169,10 @@ def check(target: Target, *, switch_wal: bool = False, timeout: float = 60.0) ->
                 findings.append(Finding("archive_library", WARNING, f"archive_library = "
                                         f"{library}: not one this tool can judge",
                                         "prove it with `pitr check --switch-wal` and a drill"))
+        elif archiving and "archive_command" not in settings:
+            findings.append(Finding("archive_command", WARNING, "archive_command is hidden "
+                                    "from this role: its safety was not judged",
+                                    "run as a superuser or a member of pg_read_all_settings"))
         elif archiving:
             findings.append(judge_archive_command(command))
             if _PGBACKREST.search(command):

@@ -44,6 +44,10 @@ def plan(target: Target, archive_dir: str, *, apply: bool = False) -> SetupPlan:
     with connect(target) as conn:
         rows = conn.execute(sql_text("pitr/settings.sql")).fetchall()
         current = {str(name): (str(value), str(context)) for name, value, context in rows}
+        for name in ("wal_level", "archive_mode", "archive_library", "archive_command"):
+            if name not in current:  # hidden from roles without pg_read_all_settings
+                raise PitrError(f"cannot read {name}: run `pitr setup` as a superuser or a "
+                                "member of pg_read_all_settings")
         if int(current["server_version_num"][0]) < 150000:
             raise PitrError("archive_library (basic_archive) needs PostgreSQL 15 or later; "
                             "on older servers use a backup tool's archive_command")
