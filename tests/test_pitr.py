@@ -245,6 +245,17 @@ def _next(segment: str) -> str:
     return f"{timeline:08X}{log:08X}{seg:08X}"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as another user only as root")
+def test_drill_with_an_archive_the_server_cannot_read_is_an_error(
+        archived: Archived, history: History) -> None:
+    private = Path(tempfile.mkdtemp(prefix="archive-", dir=archived.root))  # root, 0700
+    before = _drills_left()
+    result = run("pitr", "drill", "--base-backup", str(history.backup), "--archive",
+                 str(private), "--target-time", history.between)
+    assert "the server's user cannot read it" in _error_line(result, 1)
+    assert _drills_left() == before
+
+
 def test_base_backup_never_overwrites(archived: Archived, history: History) -> None:
     result = run("--dsn", archived.url, "pitr", "base-backup", "--to", str(history.backup))
     assert "never overwrites" in assert_one_line_error(result, 3)

@@ -233,6 +233,16 @@ class LocalCluster:
                    "-o", options, "-w", "-t", str(timeout), "start"], user)
         return time.monotonic() - started
 
+    def server_user_can_read(self, folder: Path) -> bool:
+        """Whether the account the server runs as can list and read ``folder``."""
+        user = _unprivileged_user()
+        if user is None:
+            return os.access(folder, os.R_OK | os.X_OK)
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self._run(["test", "-r", str(folder), "-a", "-x", str(folder)], user,
+                          check=False)
+        return probe.returncode == 0
+
     def running(self) -> bool:
         """Whether the server of this folder is running now."""
         state = self._state()

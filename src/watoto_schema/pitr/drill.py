@@ -144,6 +144,10 @@ def drill(base_backup: Path, archive: Path, target_time: str, *, database: str =
     cluster = LocalCluster(root / "cluster")
     try:
         cluster.root.mkdir()
+        if not cluster.server_user_can_read(archive.absolute()):
+            raise BadConfig(f"--archive {archive}: the server's user cannot read it (as root "
+                            "the scratch server runs as postgres, or $WATOTO_PG_USER): "
+                            "chown or chmod it")
         note(f"restoring {base_backup} into {cluster.datadir}")
         _restore_files(backup, base_backup, cluster.datadir)
         for stale in ("standby.signal", "postmaster.pid", "backup_manifest"):
