@@ -168,6 +168,15 @@ def test_setup_has_nothing_left_to_do_once_applied(archived: Archived) -> None:
     assert "absolute" in assert_one_line_error(relative)
 
 
+def test_setup_apply_needs_a_superuser(archived: Archived) -> None:
+    admin(archived.url, "CREATE ROLE pitr_plain LOGIN")
+    url = archived.cluster.url(user="pitr_plain")
+    result = run("--dsn", url, "pitr", "setup", "--archive-dir", "/srv/other", "--apply")
+    assert "superuser" in assert_one_line_error(result, 1)
+    assert admin(archived.url, "SELECT current_setting('basic_archive.archive_directory')"
+                 ) == str(archived.archive)
+
+
 def test_drill_to_a_time_between_markers_sees_exactly_the_first_two(
         archived: Archived, history: History) -> None:
     before = _drills_left()
