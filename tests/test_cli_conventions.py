@@ -49,6 +49,11 @@ ARGS: dict[str, list[str]] = {
                           "--dry-run"],
     "partitions render": ["enrollments"],
     "sample-data": ["--students", "20"],
+    "pitr check": [],  # exit 2: the suite's server does not archive
+    "pitr setup": ["--archive-dir", "/tmp/x"],  # without --apply: prints the statements
+    "pitr base-backup": ["--to", "."],  # refused (exit 3): the work folder is not empty
+    "pitr drill": ["--base-backup", ".", "--archive", ".", "--target-time",
+                   "2026-01-01T00:00:00+00:00"],  # exit 1: not a base backup
     "testdb provision": [],
     "testdb list": [],
     "testdb drop": ["no_such_test_database"],

@@ -154,3 +154,14 @@ class MaintenanceBlocked(WatotoError):
         super().__init__(f"{len(blocked)} of {total} maintenance operations not run: their "
                          "locks were not granted within lock_timeout on any attempt ("
                          + "; ".join(blocked[:3]) + more + ")")
+
+
+class PitrError(WatotoError):
+    """A point-in-time recovery step (setup, base backup, drill) could not be done as asked."""
+
+
+class RecoveryFailed(WatotoError):
+    """A recovery drill ran and recovery did not reach its target (e.g. a missing WAL segment):
+    a finding about the backups, so exit 2 like any check that found a problem."""
+
+    exit_code = EXIT_DIFFERENCES

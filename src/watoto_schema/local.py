@@ -193,6 +193,62 @@ class LocalCluster:
         self.create_database(dbname)
         return self.info()
 
+    def start_existing(self, settings: dict[str, str], *, timeout: int = 300) -> float:
+        """Start the data directory already in ``datadir`` (e.g. a restored base backup).
+
+        ``settings`` are appended to its ``postgresql.auto.conf`` (later lines win), the
+        server listens only on a Unix socket in this folder, on a free port, with ``trust``
+        for local connections (the backup's own ``pg_hba.conf`` is replaced). The files
+        become the server user's when root runs this. Returns the seconds ``pg_ctl start``
+        took (it returns once the server accepts connections: during recovery that is when
+        it is consistent). A server that fails to start is reported with ``LocalClusterError``;
+        one that timed out may still be running: ``destroy()`` stops it.
+        """
+        bindir = find_bindir()
+        user = _unprivileged_user()
+        if not self.initialized:
+            raise LocalClusterError(f"no data directory to start in {self.datadir}")
+        socket_dir = self._prepare_dirs(user)
+        conf = self.datadir / "postgresql.conf"
+        if not conf.exists():  # Debian keeps it in /etc/postgresql: not in a base backup
+            conf.write_text("")
+        (self.datadir / "pg_hba.conf").write_text("local all all trust\n")
+        lines = "".join(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n"
+                        for name, value in settings.items())
+        with (self.datadir / "postgresql.auto.conf").open("a") as auto:
+            auto.write("\n# watoto-schema: settings of this scratch server\n" + lines)
+        os.chmod(self.datadir, 0o700)
+        if user is not None:
+            for path in [self.datadir, *self.datadir.rglob("*")]:
+                os.lchown(path, user.pw_uid, user.pw_gid)
+        port = free_port()
+        options = (f"-c port={port} -c listen_addresses='' "
+                   f"-c unix_socket_directories='{socket_dir}'")
+        self._save_state(_State(port=port, socket_dir=str(socket_dir), bindir=str(bindir),
+                                run_as=user.pw_name if user else None))
+        import time
+
+        started = time.monotonic()
+        self._run([str(bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                   "-o", options, "-w", "-t", str(timeout), "start"], user)
+        return time.monotonic() - started
+
+    def server_user_can_read(self, folder: Path) -> bool:
+        """Whether the account the server runs as can list and read ``folder``."""
+        user = _unprivileged_user()
+        if user is None:
+            return os.access(folder, os.R_OK | os.X_OK)
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self._run(["test", "-r", str(folder), "-a", "-x", str(folder)], user,
+                          check=False)
+        return probe.returncode == 0
+
+    def running(self) -> bool:
+        """Whether the server of this folder is running now."""
+        state = self._state()
+        bindir = Path(state.bindir) if state else find_bindir()
+        return self._is_running(bindir, _unprivileged_user())
+
     def stop(self) -> ClusterInfo:
         """Stop the server (fast shutdown: open sessions are disconnected). Idempotent."""
         if self.initialized:
@@ -219,14 +275,14 @@ class LocalCluster:
         return proc.returncode == 0
 
     # -- access ------------------------------------------------------------------------
-    def url(self, dbname: str = DEFAULT_DB) -> str:
+    def url(self, dbname: str = DEFAULT_DB, user: str = SUPERUSER) -> str:
         """Return a libpq URL for ``dbname`` over the cluster's Unix socket."""
         state = self._state()
         if state is None or not self.initialized:
             raise LocalClusterError(
                 f"no local cluster in {self.root}: run `watoto-schema local start` first"
             )
-        return (f"postgresql://{SUPERUSER}@/{quote(dbname)}"
+        return (f"postgresql://{quote(user)}@/{quote(dbname)}"
                 f"?host={quote(state.socket_dir, safe='/')}&port={state.port}")
 
     def require_running(self, dbname: str = DEFAULT_DB) -> str:

@@ -182,7 +182,7 @@ cli.params[:0] = _global_options(on_subcommand=False)
 
 
 def _register() -> None:
-    from . import data, drift, health, local, maintain, migrations, partitions, testdb
+    from . import data, drift, health, local, maintain, migrations, partitions, pitr, testdb
 
     for command in (migrations.migrate, migrations.rollback, migrations.status,
                     migrations.verify, migrations.repair, migrations.baseline, migrations.new):
@@ -194,6 +194,7 @@ def _register() -> None:
     cli.add_command(data.sample_data)
     cli.add_command(testdb.testdb)
     cli.add_command(health.health)
+    cli.add_command(pitr.pitr)
     for command in cli.commands.values():
         add_global_options(command)
 
