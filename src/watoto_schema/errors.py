@@ -154,3 +154,19 @@ class MaintenanceBlocked(WatotoError):
         super().__init__(f"{len(blocked)} of {total} maintenance operations not run: their "
                          "locks were not granted within lock_timeout on any attempt ("
                          + "; ".join(blocked[:3]) + more + ")")
+
+
+class BackupError(WatotoError):
+    """A backup could not be made, read, verified or restored."""
+
+
+class BackupRefused(BackupError):
+    """A backup operation would overwrite something and was not attempted."""
+
+    exit_code = EXIT_REFUSED
+
+
+class BackupDamaged(BackupError):
+    """A backup's files do not match the hashes in its manifest."""
+
+    exit_code = EXIT_DIFFERENCES

@@ -182,7 +182,7 @@ cli.params[:0] = _global_options(on_subcommand=False)
 
 
 def _register() -> None:
-    from . import data, drift, local, maintain, migrations, partitions, testdb
+    from . import backup, data, drift, local, maintain, migrations, partitions, testdb
 
     for command in (migrations.migrate, migrations.rollback, migrations.status,
                     migrations.verify, migrations.repair, migrations.baseline, migrations.new):
@@ -193,6 +193,7 @@ def _register() -> None:
     cli.add_command(partitions.partitions)
     cli.add_command(data.sample_data)
     cli.add_command(testdb.testdb)
+    cli.add_command(backup.backup)
     for command in cli.commands.values():
         add_global_options(command)
 
