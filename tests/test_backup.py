@@ -182,9 +182,10 @@ def test_restore_refuses_a_database_that_is_not_empty(loaded: Target, db: Target
         other.close()
     assert sum(v for k, v in content(loaded)[0].items() if "submissions" in k) > 0
     with pg_server.admin() as conn:
+        name = str(conninfo_to_dict(loaded.conninfo)["dbname"])[:40]
         leftovers = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s OR "
-                                 "datname LIKE %s", ("%_restoring_%", "%_replaced_%")
-                                 ).fetchall()
+                                 "datname LIKE %s", (f"{name}_restoring_%",
+                                                     f"{name}_replaced_%")).fetchall()
     assert leftovers == []
 
 
@@ -271,3 +272,21 @@ def test_jobs_need_the_directory_format(db: Target, tmp_path: Path) -> None:
                                      str(tmp_path), "--jobs", "2"))
     assert "--format directory" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_backup_that_does_not_restore_fails_verification(loaded: Target, pg_server: Server,
+                                                           tmp_path: Path) -> None:
+    """Hashes that match a broken archive (rewritten with it) do not make it a backup."""
+    from watoto_schema.backup.manifest import sha256_file
+
+    path = create(loaded, tmp_path)
+    dump = path / "dump.pgdump"
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["dump.pgdump"] = {"sha256": sha256_file(dump),
+                                        "bytes": dump.stat().st_size}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    result = verify(path, pg_server)
+    assert result.exit_code == 2, result.output
+    assert "pg_restore failed" in json.loads(result.stdout)["problems"][0]
+    assert scratch_left(pg_server) == []

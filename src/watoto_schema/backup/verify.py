@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackupDamaged, NotMigrated
+from ..errors import BackupDamaged, BackupError, NotMigrated
 from ..target import Target, connect
 from . import tools
 from .manifest import VERIFIED, check_files, load_manifest, row_counts, write_json
@@ -72,7 +72,8 @@ def scratch_database(server: Target | None,
             try:
                 conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(
                     sql.Identifier(name)))
-            except psycopg.errors.InsufficientPrivilege:
+            except (psycopg.errors.InsufficientPrivilege,
+                    psycopg.errors.ReadOnlySqlTransaction):  # no CREATEDB, or a standby
                 note("the server refuses CREATE DATABASE: restoring into a throwaway "
                      "embedded cluster")
             else:
@@ -124,7 +125,13 @@ def verify(path: Path, server: Target | None, *, extra_dirs: Sequence[Path] = ()
                     str(path / str(manifest["dump"]))]
             note(f"restoring into a scratch database ({where})")
             started = time.perf_counter()
-            tools.run(args, env, "pg_restore")
+            try:
+                tools.run(args, env, "pg_restore")
+            except BackupError as exc:  # the backup does not restore: that is the finding
+                result.problems.append(str(exc))
+                result.ok = False
+                write_json(path / VERIFIED, result.as_dict())
+                return result
             result.restore_seconds = round(time.perf_counter() - started, 3)
             with connect(scratch) as conn:
                 counts = row_counts(conn)
