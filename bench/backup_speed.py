@@ -26,7 +26,7 @@ from common import BIN, cluster, fresh_db, median_ms, row, timed
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="watoto-bench-backup-"))

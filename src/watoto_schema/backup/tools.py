@@ -17,14 +17,15 @@ from ..target import Target, redact
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 
 
-def _tool_major(path: Path) -> int | None:
+def _tool_version(path: Path) -> tuple[int | None, str]:
+    """The program's major version and its ``--version`` line."""
     try:
         out = subprocess.run([str(path), "--version"], capture_output=True, text=True,
-                             timeout=30).stdout
+                             timeout=30).stdout.strip()
     except OSError:
-        return None
+        return None, ""
     match = _VERSION.search(out)
-    return int(match.group(1)) if match else None
+    return (int(match.group(1)) if match else None), out
 
 
 def find_tool(name: str, server_major: int) -> tuple[Path, str]:
@@ -48,18 +49,18 @@ def find_tool(name: str, server_major: int) -> tuple[Path, str]:
     on_path = shutil.which(name)
     if on_path:
         candidates.append(Path(on_path))
-    newer: list[tuple[int, Path]] = []
+    newer: list[tuple[int, Path, str]] = []
     for path in candidates:
         if not path.is_file():
             continue
-        major = _tool_major(path)
+        major, line = _tool_version(path)
         if major == server_major:
-            return path, f"{name} {major}"
+            return path, line
         if major is not None and major > server_major:
-            newer.append((major, path))
+            newer.append((major, path, line))
     if newer:
-        major, path = min(newer)
-        return path, f"{name} {major}"
+        _, path, line = min(newer)
+        return path, line
     raise BackupError(f"{name} for PostgreSQL {server_major} not found: install the client "
                       f"package (Debian: apt-get install postgresql-client-{server_major}) "
                       "or set WATOTO_PG_BINDIR")
