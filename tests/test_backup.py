@@ -290,3 +290,33 @@ def test_a_backup_that_does_not_restore_fails_verification(loaded: Target, pg_se
     assert result.exit_code == 2, result.output
     assert "pg_restore failed" in json.loads(result.stdout)["problems"][0]
     assert scratch_left(pg_server) == []
+
+
+def test_a_failed_restore_leaves_the_target_as_it_was(loaded: Target, pg_server: Server,
+                                                      tmp_path: Path) -> None:
+    path = create(loaded, tmp_path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["row_counts"]["public.users_2"] += 5  # the restored copy will not match
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with psycopg.connect(loaded.conninfo, autocommit=True) as conn:
+        conn.execute("DELETE FROM assessment_submissions")
+    before = content(loaded)
+    result = run("backup", "restore", str(path), "--to", loaded.conninfo, "--yes")
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip().splitlines()[-1]  # after the progress note
+    assert line.startswith("error: ") and "Traceback" not in result.stderr
+    assert "restored rows differ from the manifest" in line and "users_2" in line
+    assert content(loaded) == before
+    name = str(conninfo_to_dict(loaded.conninfo)["dbname"])[:40]
+    with pg_server.admin() as conn:
+        assert conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                            (f"{name}_%",)).fetchall() == []
+
+
+def test_verify_prints_the_restore_time(loaded: Target, pg_server: Server,
+                                        tmp_path: Path) -> None:
+    path = create(loaded, tmp_path, "--format", "directory")
+    result = run("--dsn", pg_server.admin_conninfo, "backup", "verify", str(path), "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert "restored " in result.stdout and "s (server)" in result.stdout
+    assert "verified" in result.stdout
