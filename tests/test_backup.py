@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,9 +211,19 @@ def test_a_killed_run_leaves_no_backup(loaded: Target, tmp_path: Path,
     with pytest.raises(KeyboardInterrupt):
         backup.create(loaded, directory=tmp_path)
     assert list(tmp_path.iterdir()) == []
-    # a partial folder left by a killed process is not listed as a backup
-    (tmp_path / ".20260101T000000Z_x.partial-1-abc").mkdir()
+    # a folder left by a killed run is not a backup; prune deletes it (only if its run is gone)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    left = tmp_path / f".20260101T000000Z_x.partial-{host}-{dead.pid}-abc"
+    alive = tmp_path / f".20260101T000000Z_y.partial-{host}-{os.getpid()}-abc"
+    left.mkdir()
+    alive.mkdir()
     assert backup.list_backups(tmp_path) == []
+    dry = run("--json", "backup", "prune", "--dir", str(tmp_path))
+    assert json.loads(dry.stdout)["unfinished"] == [left.name] and left.is_dir()
+    assert run("backup", "prune", "--dir", str(tmp_path), "--yes").exit_code == 0
+    assert sorted(tmp_path.iterdir()) == [alive]
 
 
 def test_prune_is_dry_unless_yes(loaded: Target, tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ and, once verified, a ``verified.json``.
 from __future__ import annotations
 
 from .create import create
-from .manifest import BackupInfo, list_backups, load_manifest, prune
+from .manifest import BackupInfo, Pruned, list_backups, load_manifest, prune
 from .restore import restore
 from .verify import VerifyResult, verify
 
-__all__ = ["BackupInfo", "VerifyResult", "create", "list_backups", "load_manifest", "prune",
-           "restore", "verify"]
+__all__ = ["BackupInfo", "Pruned", "VerifyResult", "create", "list_backups", "load_manifest",
+           "prune", "restore", "verify"]

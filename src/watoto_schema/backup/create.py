@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,13 +22,12 @@ from .manifest import (
     DUMP_NAMES,
     FORMAT_VERSION,
     MANIFEST,
+    PARTIAL,
     ROW_COUNTS_NOTE,
     dump_files,
     row_counts,
     write_json,
 )
-
-PARTIAL = ".partial-"
 
 
 @dataclass
@@ -83,7 +83,8 @@ def create(target: Target, *, directory: Path = Path("backups"), fmt: str = "cus
         if final.exists():
             raise BackupRefused(f"{final} already exists; a backup is never overwritten")
         directory.mkdir(parents=True, exist_ok=True)
-        partial = directory / f".{final.name}{PARTIAL}{os.getpid()}-{secrets.token_hex(3)}"
+        partial = directory / (f".{final.name}{PARTIAL}{socket.gethostname()}-{os.getpid()}-"
+                               f"{secrets.token_hex(3)}")
         partial.mkdir()
         try:
             migrations = _migrations(conn)

@@ -16,6 +16,7 @@ from ..errors import BackupError, BackupRefused
 from ..resources import sql_text
 
 MANIFEST = "manifest.json"
+PARTIAL = ".partial-"  # .<name>.partial-<host>-<pid>-<random>: a backup being written
 VERIFIED = "verified.json"
 FORMAT_VERSION = 1
 DUMP_NAMES = {"custom": "dump.pgdump", "directory": "dump"}
@@ -161,6 +162,24 @@ def list_backups(directory: Path) -> list[BackupInfo]:
     return sorted(found, key=lambda b: (b.created_at, b.path.name), reverse=True)
 
 
+def unfinished(directory: Path) -> list[Path]:
+    """Folders of backups whose writer died (on this host) before renaming them."""
+    import socket
+
+    found = []
+    for folder in directory.glob(f".*{PARTIAL}*") if directory.is_dir() else []:
+        try:
+            host, pid, _ = folder.name.rsplit(PARTIAL, 1)[1].rsplit("-", 2)
+            if host != socket.gethostname():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            found.append(folder)
+        except (ValueError, PermissionError):  # not ours to judge: alive or unparsable
+            continue
+    return sorted(found)
+
+
 @dataclass
 class PruneDecision:
     backup: BackupInfo
@@ -168,10 +187,17 @@ class PruneDecision:
     reason: str
 
 
+@dataclass
+class Pruned:
+    decisions: list[PruneDecision]
+    unfinished: list[Path]  # left by killed runs
+
+
 def prune(directory: Path, *, keep_daily: int = 7, keep_weekly: int = 4, yes: bool = False,
-          on_event: Callable[[str], None] | None = None) -> list[PruneDecision]:
+          on_event: Callable[[str], None] | None = None) -> Pruned:
     """Keep the newest backup of each of the last ``keep_daily`` days and ``keep_weekly``
-    ISO weeks that have backups (per database, UTC); the rest goes, only with ``yes``."""
+    ISO weeks that have backups (per database, UTC); the rest goes, only with ``yes``, and
+    so do the unfinished folders of runs that died."""
     if keep_daily < 0 or keep_weekly < 0:
         raise BackupError("--keep-daily and --keep-weekly cannot be negative")
     if keep_daily == 0 and keep_weekly == 0:
@@ -194,10 +220,11 @@ def prune(directory: Path, *, keep_daily: int = 7, keep_weekly: int = 4, yes: bo
             reason = daily.get(id(b)) or weekly.get(id(b))
             decisions.append(PruneDecision(b, reason is not None,
                                            reason or "beyond the daily and weekly ones kept"))
+    leftovers = unfinished(directory)
     if yes:
-        for d in decisions:
-            if not d.keep:
-                if on_event:
-                    on_event(f"deleting {d.backup.path}")
-                shutil.rmtree(d.backup.path)
-    return sorted(decisions, key=lambda d: d.backup.created_at, reverse=True)
+        for path in [d.backup.path for d in decisions if not d.keep] + leftovers:
+            if on_event:
+                on_event(f"deleting {path}")
+            shutil.rmtree(path)
+    return Pruned(sorted(decisions, key=lambda d: d.backup.created_at, reverse=True),
+                  leftovers)

@@ -148,21 +148,26 @@ def restore(app: AppContext, path: Path, to: str, jobs: int, no_owner: bool, yes
 @pass_app
 def prune(app: AppContext, directory: Path, keep_daily: int, keep_weekly: int,
           yes: bool) -> None:
-    """Delete old backups, keeping daily and weekly ones (per database, UTC days).
+    """Delete old backups, keeping daily and weekly ones (per database, UTC days), and the
+    unfinished folders of runs that died.
 
     Dry by default: lists what would be deleted; --yes deletes it.
     """
     from .. import backup as lib
 
-    decisions = lib.prune(directory, keep_daily=keep_daily, keep_weekly=keep_weekly,
-                          yes=yes, on_event=app.out.note)
+    pruned = lib.prune(directory, keep_daily=keep_daily, keep_weekly=keep_weekly, yes=yes,
+                       on_event=app.out.note)
+    decisions = pruned.decisions
     app.out.document({"dry_run": not yes, "backups": [
-        {"name": d.backup.path.name, "keep": d.keep, "reason": d.reason} for d in decisions]})
-    if not decisions:
+        {"name": d.backup.path.name, "keep": d.keep, "reason": d.reason} for d in decisions],
+        "unfinished": [p.name for p in pruned.unfinished]})
+    if not decisions and not pruned.unfinished:
         app.out.line(f"No backups in {directory}.")
         return
     gone = "deleted" if yes else "would delete"
     for d in decisions:
         app.out.line(f"{'keep' if d.keep else gone:<12} {d.backup.path.name} ({d.reason})")
-    if not yes and any(not d.keep for d in decisions):
+    for path in pruned.unfinished:
+        app.out.line(f"{gone:<12} {path.name} (unfinished: its run died)")
+    if not yes and (pruned.unfinished or any(not d.keep for d in decisions)):
         app.out.line("Nothing deleted (dry run): --yes deletes.")
