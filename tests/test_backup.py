@@ -163,6 +163,20 @@ def test_restore_into_an_empty_database_then_the_data_are_equal(
     assert content(empty_db) == content(loaded)
 
 
+def test_restore_creates_a_database_that_does_not_exist(loaded: Target, pg_server: Server,
+                                                        tmp_path: Path) -> None:
+    path = create(loaded, tmp_path, "--format", "directory", "--jobs", "2")
+    name = f"restored_{os.getpid()}"
+    target = Target(pg_server.conninfo(name), "tests")
+    try:
+        result = run("--json", "backup", "restore", str(path), "--to", target.conninfo)
+        assert result.exit_code == 0, result.output + result.stderr
+        assert json.loads(result.stdout)["created"] is True
+        assert content(target) == content(loaded)
+    finally:
+        pg_server.drop_db(name)
+
+
 def test_restore_refuses_a_database_that_is_not_empty(loaded: Target, db: Target,
                                                       pg_server: Server,
                                                       tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ class Restored:
     tables: int
     rows: int
     replaced: bool  # the target held relations before
+    created: bool = False  # the target did not exist
 
 
 def restore(path: Path, to: Target, *, jobs: int = 1, yes: bool = False,
@@ -37,7 +38,7 @@ def restore(path: Path, to: Target, *, jobs: int = 1, yes: bool = False,
             ) -> Restored:
     import psycopg
     from psycopg import sql
-    from psycopg.conninfo import make_conninfo
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     note = on_event or (lambda message: None)
     if jobs < 1:
@@ -46,19 +47,32 @@ def restore(path: Path, to: Target, *, jobs: int = 1, yes: bool = False,
     problems = check_files(path, manifest)
     if problems:
         raise BackupDamaged(f"{path} is damaged, not restored: " + "; ".join(problems[:3]))
-    with connect(to) as conn:
-        database = str(conn.execute("SELECT current_database()").fetchone()[0])  # type: ignore[index]
-        major = int(conn.info.server_version) // 10000
-        relations = user_relations(conn)
-        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database "
-                             "WHERE datname = current_database()").fetchone()
+    maintenance = Target(make_conninfo(to.conninfo, dbname="postgres"), to.source)
+    named = str(conninfo_to_dict(to.conninfo).get("dbname") or "")
+    exists = True
+    if named:  # a database that does not exist yet is created by the restore
+        with connect(maintenance) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                   (named,)).fetchone() is not None
+    relations, owner = 0, None
+    if exists:
+        with connect(to) as conn:
+            row = conn.execute("SELECT current_database(), pg_get_userbyid(datdba) FROM "
+                               "pg_database WHERE datname = current_database()").fetchone()
+            assert row is not None
+            database, owner = str(row[0]), (str(row[1]),)
+            major = int(conn.info.server_version) // 10000
+            relations = user_relations(conn)
+    else:
+        database = named
+        with connect(maintenance) as admin:
+            major = int(admin.info.server_version) // 10000
     if relations and not yes:
         raise BackupRefused(f"{to.display} is not empty ({relations} relations): nothing was "
                             "restored; --yes replaces the database with the backup")
     if database in ("postgres", "template0", "template1"):
         raise BackupRefused(f"will not replace the {database} database; restore into a "
                             "database of its own")
-    maintenance = Target(make_conninfo(to.conninfo, dbname="postgres"), to.source)
     staging = f"{database[:40]}_restoring_{secrets.token_hex(4)}"
     old = f"{database[:40]}_replaced_{secrets.token_hex(4)}"
     ident = sql.Identifier
@@ -86,14 +100,18 @@ def restore(path: Path, to: Target, *, jobs: int = 1, yes: bool = False,
             if mismatch:
                 raise BackupError("restored rows differ from the manifest, target left as it "
                                   "was: " + "; ".join(mismatch[:3]))
-            _swap(admin, database, staging, old, note)
+            if exists:
+                _swap(admin, database, staging, old, note)
+            else:
+                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    ident(staging), ident(database)))
             swapped = True
         finally:
             if not swapped:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     ident(staging)))
     return Restored(database, round(seconds, 3), len(counts), sum(counts.values()),
-                    bool(relations))
+                    bool(relations), not exists)
 
 
 def _swap(admin: Any, database: str, staging: str, old: str,

@@ -121,7 +121,8 @@ def verify(app: AppContext, path: Path, jobs: int) -> None:
 @click.option("--yes", is_flag=True, help="Replace a database that is not empty.")
 @pass_app
 def restore(app: AppContext, path: Path, to: str, jobs: int, no_owner: bool, yes: bool) -> None:
-    """Restore a backup into the --to database, replacing it only once complete.
+    """Restore a backup into the --to database (created if it does not exist), replacing it
+    only once complete.
 
     pg_restore writes into a staging database on the same server; its row counts are
     checked against the manifest, then it is renamed into place. A database that is not
@@ -132,8 +133,9 @@ def restore(app: AppContext, path: Path, to: str, jobs: int, no_owner: bool, yes
     done = lib.restore(path, app.other_target(to, "--to"), jobs=jobs, yes=yes,
                        keep_owners=not no_owner, on_event=app.out.note)
     app.out.document({"database": done.database, "seconds": done.seconds,
-                      "tables": done.tables, "rows": done.rows, "replaced": done.replaced})
-    verb = "replaced" if done.replaced else "restored"
+                      "tables": done.tables, "rows": done.rows, "replaced": done.replaced,
+                      "created": done.created})
+    verb = "replaced" if done.replaced else "created" if done.created else "restored"
     app.out.line(f"{verb} {done.database} from {path}: {done.rows} rows in {done.tables} "
                  f"tables, restore {done.seconds:.2f}s")
 
