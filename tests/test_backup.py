@@ -298,6 +298,11 @@ def test_jobs_need_the_directory_format(db: Target, tmp_path: Path) -> None:
                                      str(tmp_path), "--jobs", "2"))
     assert "--format directory" in line
     assert list(tmp_path.iterdir()) == []
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    line = assert_one_line_error(run("--dsn", db.conninfo, "backup", "create", "--dir",
+                                     str(blocked / "sub")))
+    assert "cannot write a backup in" in line
 
 
 def test_a_backup_that_does_not_restore_fails_verification(loaded: Target, pg_server: Server,

@@ -82,10 +82,13 @@ def create(target: Target, *, directory: Path = Path("backups"), fmt: str = "cus
         final = directory / backup_name(created_at, str(database))
         if final.exists():
             raise BackupRefused(f"{final} already exists; a backup is never overwritten")
-        directory.mkdir(parents=True, exist_ok=True)
         partial = directory / (f".{final.name}{PARTIAL}{socket.gethostname()}-{os.getpid()}-"
                                f"{secrets.token_hex(3)}")
-        partial.mkdir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            partial.mkdir()
+        except OSError as exc:
+            raise BackupError(f"cannot write a backup in {directory}: {exc.strerror}") from exc
         try:
             migrations = _migrations(conn)
             counts = row_counts(conn)
