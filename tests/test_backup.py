@@ -351,3 +351,26 @@ def test_verify_prints_the_restore_time(loaded: Target, pg_server: Server,
     assert result.exit_code == 0, result.output
     assert "restored " in result.stdout and "s (server)" in result.stdout
     assert "verified" in result.stdout
+
+
+def test_restore_without_the_source_roles_needs_no_owner(loaded: Target, pg_server: Server,
+                                                         tmp_path: Path) -> None:
+    role = f"backup_owner_{os.getpid()}"
+    with psycopg.connect(loaded.conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role}")
+        conn.execute(f"CREATE TABLE notes (id int); ALTER TABLE notes OWNER TO {role}")
+    path = create(loaded, tmp_path)
+    with psycopg.connect(loaded.conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")  # as on another server
+    name = f"noowner_{os.getpid()}"
+    target = pg_server.conninfo(name)
+    try:
+        result = run("backup", "restore", str(path), "--to", target)
+        assert result.exit_code == 1
+        assert "--no-owner" in result.stderr.strip().splitlines()[-1]
+        result = run("--json", "backup", "restore", str(path), "--to", target, "--no-owner")
+        assert result.exit_code == 0, result.output + result.stderr
+        assert json.loads(result.stdout)["created"] is True
+    finally:
+        pg_server.drop_db(name)

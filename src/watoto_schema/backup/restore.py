@@ -91,8 +91,14 @@ def restore(path: Path, to: Target, *, jobs: int = 1, yes: bool = False,
             dump = path / str(manifest["dump"])
             note(f"restoring into {staging} with {version}")
             started = time.perf_counter()
-            tools.run([*restore_args(pg_restore, jobs, keep_owners=keep_owners),
-                       *dbname_args, str(dump)], env, "pg_restore")
+            try:
+                tools.run([*restore_args(pg_restore, jobs, keep_owners=keep_owners),
+                           *dbname_args, str(dump)], env, "pg_restore")
+            except BackupError as exc:
+                if keep_owners and "role" in str(exc) and "does not exist" in str(exc):
+                    raise BackupError(f"{exc} (--no-owner restores without the source's "
+                                      "owners and grants)") from exc
+                raise
             seconds = time.perf_counter() - started
             with connect(Target(make_conninfo(to.conninfo, dbname=staging), to.source)) as s:
                 counts = row_counts(s)
