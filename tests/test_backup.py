@@ -141,6 +141,13 @@ def test_a_row_count_edited_in_the_manifest_is_a_difference(loaded: Target, pg_s
     assert len(problems) == 1 and "rows of public.users_1" in problems[0]
     assert scratch_left(pg_server) == []
 
+    manifest["row_counts"]["public.users_1"] -= 1
+    manifest["migrations"][2]["checksum"] = "0" * 64
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    problems = json.loads(verify(path, pg_server).stdout)["problems"]
+    assert problems == [f"migration {manifest['migrations'][2]['version']}: checksum differs "
+                        "from the manifest"]
+
 
 def test_drift_in_the_backed_up_database_is_caught(loaded: Target, pg_server: Server,
                                                    tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def backup_name(created_at: datetime, database: str) -> str:
     return f"{created_at.strftime('%Y%m%dT%H%M%SZ')}_{safe}"
 
 
-def _migrations(conn: Any) -> list[dict[str, Any]]:
+def applied_migrations(conn: Any) -> list[dict[str, Any]]:
     from ..migrate import read_applied
 
     return [{"version": s.version, "checksum": s.checksum, "state": s.state}
@@ -90,7 +90,7 @@ def create(target: Target, *, directory: Path = Path("backups"), fmt: str = "cus
         except OSError as exc:
             raise BackupError(f"cannot write a backup in {directory}: {exc.strerror}") from exc
         try:
-            migrations = _migrations(conn)
+            migrations = applied_migrations(conn)
             counts = row_counts(conn)
             pg_dump, dump_version = tools.find_tool("pg_dump", server_num // 10000)
             dbname_args, env = tools.libpq_args(target)

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import BackupDamaged, BackupError, NotMigrated
 from ..target import Target, connect
 from . import tools
+from .create import applied_migrations
 from .manifest import VERIFIED, check_files, load_manifest, row_counts, write_json
 
 
@@ -45,6 +46,22 @@ def compare_counts(expected: dict[str, int], actual: dict[str, int]) -> list[str
         want, got = expected.get(table), actual.get(table)
         if want != got:
             problems.append(f"rows of {table}: manifest says {want}, restored copy has {got}")
+    return problems
+
+
+def compare_migrations(expected: list[dict[str, Any]],
+                       actual: list[dict[str, Any]]) -> list[str]:
+    """The restored copy's migration history against the manifest's, version by version."""
+    want = {m.get("version"): m.get("checksum") for m in expected}
+    got = {m.get("version"): m.get("checksum") for m in actual}
+    problems = []
+    for version in sorted(set(want) | set(got), key=str):
+        if version not in got:
+            problems.append(f"migration {version}: in the manifest, not in the restored copy")
+        elif version not in want:
+            problems.append(f"migration {version}: in the restored copy, not in the manifest")
+        elif want[version] != got[version]:
+            problems.append(f"migration {version}: checksum differs from the manifest")
     return problems
 
 
@@ -135,6 +152,8 @@ def verify(path: Path, server: Target | None, *, extra_dirs: Sequence[Path] = ()
             result.restore_seconds = round(time.perf_counter() - started, 3)
             with connect(scratch) as conn:
                 counts = row_counts(conn)
+                history = applied_migrations(conn)
+            result.problems += compare_migrations(manifest.get("migrations") or [], history)
             result.tables, result.rows = len(counts), sum(counts.values())
             result.problems += compare_counts(manifest.get("row_counts") or {}, counts)
             try:
