@@ -23,6 +23,11 @@ from .test_drift import execute_script
 # Arguments that make each command do its real work on a migrated database (dry where the
 # command would otherwise change something a second run could not change again).
 ARGS: dict[str, list[str]] = {
+    "backup create": [],
+    "backup list": [],
+    "backup prune": [],
+    "backup restore": ["backups/none", "--to", "postgresql:///nowhere"],
+    "backup verify": ["backups/none"],
     "migrate": [],
     "rollback": ["--steps", "1"],
     "status": [],

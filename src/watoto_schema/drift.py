@@ -168,7 +168,8 @@ def compare(expected: Iterable[SchemaObject], actual: Iterable[SchemaObject]) ->
     for key in sorted(exp.keys() | act.keys()):
         e, a = exp.get(key), act.get(key)
         if e and a:
-            if e.definition != a.definition:
+            if e.definition != a.definition and (
+                    _canonical(e.definition) != _canonical(a.definition)):
                 diffs.append(Difference(e.object, e.kind, e.name, "different",
                                         e.definition, a.definition))
         elif e:
@@ -179,6 +180,24 @@ def compare(expected: Iterable[SchemaObject], actual: Iterable[SchemaObject]) ->
 
 
 _ATTACHED = re.compile(r" \[ATTACHED TO (\S+)\]$")
+_CAST_ARRAY = re.compile(r"\(ARRAY\[((?:'(?:[^']|'')*'::[a-z][a-z ]*[a-z](?:, )?)+)\]\)::"
+                         r"([a-z][a-z ]*[a-z])\[\]")
+_CAST_ELEMENT = re.compile(r"'(?:[^']|'')*'::[a-z][a-z ]*[a-z]")
+
+
+def _canonical(definition: str) -> str:
+    """A definition as it reads after a pg_dump/pg_restore round trip (#11).
+
+    ``CHECK (v IN ('a', 'b'))`` on a varchar column is stored as ``(ARRAY['a'::character
+    varying, ...])::text[]`` when created, but a restored copy deparses it as
+    ``ARRAY[('a'::character varying)::text, ...]``: the same constraint, written twice.
+    """
+    def element_casts(match: re.Match[str]) -> str:
+        cast = match.group(2)
+        return "ARRAY[" + ", ".join(f"({e})::{cast}" for e in
+                                    _CAST_ELEMENT.findall(match.group(1))) + "]"
+
+    return _CAST_ARRAY.sub(element_casts, definition)
 
 
 def _collapse_partition_indexes(diffs: list[Difference]) -> list[Difference]:

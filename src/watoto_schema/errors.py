@@ -163,5 +163,17 @@ class PitrError(WatotoError):
 class RecoveryFailed(WatotoError):
     """A recovery drill ran and recovery did not reach its target (e.g. a missing WAL segment):
     a finding about the backups, so exit 2 like any check that found a problem."""
+class BackupError(WatotoError):
+    """A backup could not be made, read, verified or restored."""
+
+
+class BackupRefused(BackupError):
+    """A backup operation would overwrite something and was not attempted."""
+
+    exit_code = EXIT_REFUSED
+
+
+class BackupDamaged(BackupError):
+    """A backup's files do not match the hashes in its manifest."""
 
     exit_code = EXIT_DIFFERENCES

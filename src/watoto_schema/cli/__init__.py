@@ -182,7 +182,7 @@ cli.params[:0] = _global_options(on_subcommand=False)
 
 
 def _register() -> None:
-    from . import data, drift, health, local, maintain, migrations, partitions, pitr, testdb
+    from . import backup, data, drift, health, local, maintain, migrations, partitions, pitr, testdb
 
     for command in (migrations.migrate, migrations.rollback, migrations.status,
                     migrations.verify, migrations.repair, migrations.baseline, migrations.new):
@@ -195,6 +195,7 @@ def _register() -> None:
     cli.add_command(testdb.testdb)
     cli.add_command(health.health)
     cli.add_command(pitr.pitr)
+    cli.add_command(backup.backup)
     for command in cli.commands.values():
         add_global_options(command)
 
