@@ -163,6 +163,10 @@ class PitrError(WatotoError):
 class RecoveryFailed(WatotoError):
     """A recovery drill ran and recovery did not reach its target (e.g. a missing WAL segment):
     a finding about the backups, so exit 2 like any check that found a problem."""
+
+    exit_code = EXIT_DIFFERENCES
+
+
 class BackupError(WatotoError):
     """A backup could not be made, read, verified or restored."""
 
