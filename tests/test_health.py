@@ -317,15 +317,17 @@ def test_a_broken_stream_is_critical_on_the_standby(
         cluster.start(dbname="postgres")
 
 
-@pytest.fixture(scope="module")
-def preloaded() -> Iterator[Target]:
-    """A throwaway cluster with pg_stat_statements in shared_preload_libraries."""
-    root = Path(tempfile.mkdtemp(prefix="watoto-health-pss-"))
+@contextlib.contextmanager
+def cluster_with(prefix: str, **settings: str) -> Iterator[Target]:
+    """A throwaway cluster restarted with ``settings`` (ALTER SYSTEM)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     os.chmod(root, 0o755)
     cluster = LocalCluster(root / "cluster", fsync=False)
     cluster.start(dbname="postgres")
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        for name, value in settings.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name),
+                                                                   sql.Literal(value)))
     cluster.stop()
     cluster.start(dbname="postgres")
     try:
@@ -333,6 +335,14 @@ def preloaded() -> Iterator[Target]:
     finally:
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def preloaded() -> Iterator[Target]:
+    """A throwaway cluster with pg_stat_statements in shared_preload_libraries."""
+    with cluster_with("watoto-health-pss-",
+                      shared_preload_libraries="pg_stat_statements") as target:
+        yield target
 
 
 def test_the_slowest_statements_by_mean_and_total(preloaded: Target) -> None:
@@ -367,20 +377,9 @@ def test_bloat_is_flagged(db: Target, db_conn: Any) -> None:
 @pytest.fixture(scope="module")
 def failing_archive() -> Iterator[Target]:
     """A throwaway cluster whose archive_command always fails."""
-    root = Path(tempfile.mkdtemp(prefix="watoto-health-arch-"))
-    os.chmod(root, 0o755)
-    cluster = LocalCluster(root / "cluster", fsync=False)
-    cluster.start(dbname="postgres")
-    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute("ALTER SYSTEM SET archive_mode = on")
-        conn.execute("ALTER SYSTEM SET archive_command = '/bin/false'")
-    cluster.stop()
-    cluster.start(dbname="postgres")
-    try:
-        yield Target(cluster.url("postgres"), "tests")
-    finally:
-        cluster.destroy()
-        shutil.rmtree(root, ignore_errors=True)
+    with cluster_with("watoto-health-arch-", archive_mode="on",
+                      archive_command="/bin/false") as target:
+        yield target
 
 
 def test_failing_wal_archiving_is_critical(failing_archive: Target) -> None:

@@ -152,23 +152,19 @@ def statements(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
                          "shared_preload_libraries) to see the slowest statements"))
         return out
     try:
-        by_mean = _rows(conn, sql_text("health/statements.sql"),
-                        {"limit": th.statements_reported})
-        by_total = _rows(conn, sql_text("health/statements_total.sql"),
-                         {"limit": th.statements_reported})
+        ranked = {rank: _rows(conn, sql_text("health/statements.sql"),
+                              {"rank": rank, "limit": th.statements_reported})
+                  for rank in ("mean", "total")}
     except psycopg.errors.ObjectNotInPrerequisiteState:  # installed but not preloaded
         out.append(Check("statement_time", UNKNOWN, "pg_stat_statements is not loaded", "",
                          "add pg_stat_statements to shared_preload_libraries and restart"))
         return out
+    by_mean = ranked["mean"]
     worst = float(by_mean[0]["mean_exec_time"]) / 1000 if by_mean else 0.0
-    details = [{"rank": "mean", "queryid": r["queryid"], "calls": r["calls"],
+    details = [{"rank": rank, "queryid": r["queryid"], "calls": r["calls"],
                 "mean_ms": round(r["mean_exec_time"], 2),
                 "total_ms": round(r["total_exec_time"], 1), "query": r["query"]}
-               for r in by_mean]
-    details += [{"rank": "total", "queryid": r["queryid"], "calls": r["calls"],
-                 "mean_ms": round(r["mean_exec_time"], 2),
-                 "total_ms": round(r["total_exec_time"], 1), "query": r["query"]}
-                for r in by_total]
+               for rank, rows in ranked.items() for r in rows]
     metrics = [Metric("statement_mean_seconds", float(r["mean_exec_time"]) / 1000,
                       {"queryid": str(r["queryid"])}, "Mean execution time of the slowest "
                       "statements (pg_stat_statements)") for r in by_mean]
