@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,6 +26,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from watoto_schema.local import LocalCluster, free_port
 from watoto_schema.provision.pytest_plugin import WatotoDatabase, WatotoServer
 from watoto_schema.provision.template import Template
 from watoto_schema.target import Target
@@ -125,3 +130,43 @@ def _server_version(pg_server: Server, pytestconfig: pytest.Config) -> None:
     if reporter is not None and row:
         reporter.write_line(f"PostgreSQL {row[0]} ({pg_server.kind}, "
                             f"{conninfo_to_dict(pg_server.admin_conninfo).get('host')})")
+
+
+@pytest.fixture(scope="module")
+def primary_and_standby() -> Iterator[tuple[Target, Target, LocalCluster]]:
+    """A primary and a streaming standby (pg_basebackup -R), both throwaway, per module."""
+    root = Path(tempfile.mkdtemp(prefix="watoto-standby-"))
+    os.chmod(root, 0o755)
+    primary = LocalCluster(root / "primary", fsync=False)
+    primary.start(dbname="postgres")
+    state = primary._state()
+    assert state is not None
+    standby_dir = root / "standby"
+    standby_dir.mkdir()
+    as_postgres: dict[str, Any] = {}
+    if os.geteuid() == 0:
+        import pwd
+
+        user = pwd.getpwnam(os.environ.get("WATOTO_PG_USER", "postgres"))
+        os.chown(standby_dir, user.pw_uid, user.pw_gid)
+        as_postgres = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    bindir = Path(state.bindir)
+    port = free_port()
+    subprocess.run([str(bindir / "pg_basebackup"), "-D", str(standby_dir / "pgdata"), "-R",
+                    "-X", "stream", "-h", state.socket_dir, "-p", str(state.port),
+                    "-U", "postgres"], check=True, capture_output=True, cwd=root,
+                   **as_postgres)
+    subprocess.run([str(bindir / "pg_ctl"), "-D", str(standby_dir / "pgdata"), "-l",
+                    str(standby_dir / "log"), "-w", "-o",
+                    f"-c port={port} -c listen_addresses='' "
+                    f"-c unix_socket_directories='{standby_dir}' -c fsync=off",
+                    "start"], check=True, capture_output=True, cwd=root, **as_postgres)
+    standby = Target(f"postgresql://postgres@/postgres?host={standby_dir}&port={port}",
+                     "tests")
+    try:
+        yield Target(primary.url("postgres"), "tests"), standby, primary
+    finally:
+        subprocess.run([str(bindir / "pg_ctl"), "-D", str(standby_dir / "pgdata"), "-m",
+                        "immediate", "stop"], capture_output=True, cwd=root, **as_postgres)
+        primary.destroy()
+        shutil.rmtree(root, ignore_errors=True)

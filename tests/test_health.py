@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -233,47 +232,7 @@ def test_a_pg_monitor_role_gets_every_check_it_may_see(db: Target, db_conn: Any,
             admin.execute("DROP ROLE watoto_monitor")
 
 
-# -- a standby -------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def primary_and_standby() -> Iterator[tuple[Target, Target, LocalCluster]]:
-    """A primary and a streaming standby (pg_basebackup -R), both throwaway."""
-    root = Path(tempfile.mkdtemp(prefix="watoto-health-"))
-    os.chmod(root, 0o755)
-    primary = LocalCluster(root / "primary", fsync=False)
-    primary.start(dbname="postgres")
-    state = primary._state()
-    assert state is not None
-    standby_dir = root / "standby"
-    standby_dir.mkdir()
-    as_postgres: dict[str, Any] = {}
-    if os.geteuid() == 0:
-        import pwd
-
-        user = pwd.getpwnam(os.environ.get("WATOTO_PG_USER", "postgres"))
-        os.chown(standby_dir, user.pw_uid, user.pw_gid)
-        as_postgres = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-    bindir = Path(state.bindir)
-    port = free_port()
-    subprocess.run([str(bindir / "pg_basebackup"), "-D", str(standby_dir / "pgdata"), "-R",
-                    "-X", "stream", "-h", state.socket_dir, "-p", str(state.port),
-                    "-U", "postgres"], check=True, capture_output=True, cwd=root,
-                   **as_postgres)
-    subprocess.run([str(bindir / "pg_ctl"), "-D", str(standby_dir / "pgdata"), "-l",
-                    str(standby_dir / "log"), "-w", "-o",
-                    f"-c port={port} -c listen_addresses='' "
-                    f"-c unix_socket_directories='{standby_dir}' -c fsync=off",
-                    "start"], check=True, capture_output=True, cwd=root, **as_postgres)
-    standby = Target(f"postgresql://postgres@/postgres?host={standby_dir}&port={port}",
-                     "tests")
-    try:
-        yield Target(primary.url("postgres"), "tests"), standby, primary
-    finally:
-        subprocess.run([str(bindir / "pg_ctl"), "-D", str(standby_dir / "pgdata"), "-m",
-                        "immediate", "stop"], capture_output=True, cwd=root, **as_postgres)
-        primary.destroy()
-        shutil.rmtree(root, ignore_errors=True)
-
+# -- a standby (the primary_and_standby fixture is in conftest) --------------------------------
 
 def _wait(predicate: Any, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds

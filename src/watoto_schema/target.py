@@ -94,3 +94,15 @@ def one_line(exc: BaseException | str) -> str:
     """Collapse a (possibly multi-line) driver message into one line."""
     parts = [part.strip() for part in str(exc).splitlines() if part.strip()]
     return "; ".join(parts) if parts else type(exc).__name__
+
+
+def require_primary(target: Target) -> None:
+    """Refuse (exit 3) before any work when ``target`` is a read-only standby."""
+    from .errors import Refused
+
+    with connect(target) as conn:
+        row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    if row and row[0]:
+        raise Refused(f"the target is a read-only standby ({target.display}): nothing was "
+                      "done; point at the primary (a multi-host URL with "
+                      "target_session_attrs=read-write follows it)")

@@ -56,6 +56,16 @@ class AppContext:
             return Target(default_cluster().require_running(), "--local")
         return self._remember(resolve(self.dsn))
 
+    def writable_target(self, dry_run: bool = False) -> Target:
+        """The target of a command that writes: a read-only standby is refused (exit 3)
+        before any work. A dry run reads only and may look at a standby."""
+        target = self.target()
+        if not dry_run:
+            from ..target import require_primary
+
+            require_primary(target)
+        return target
+
     def other_target(self, dsn: str, source: str) -> Target:
         """A further database named on the command line (e.g. ``drift --against``)."""
         from ..target import Target

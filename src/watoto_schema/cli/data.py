@@ -25,7 +25,7 @@ def sample_data(app: AppContext, students: int, seed: int, if_empty: bool) -> No
     from .. import sample_data as lib
     from ..target import connect
 
-    with connect(app.target()) as conn:
+    with connect(app.writable_target()) as conn:
         if if_empty and not lib.is_empty(conn):
             app.out.document({"students": 0, "rows": {}, "skipped": "database has data"})
             app.out.line("The database already has data: left as it is.")

@@ -267,8 +267,9 @@ def _render_plan(app: AppContext, result: MaintenancePlan) -> None:
 def _execute(app: AppContext, work: MaintenancePlan | list[Task], options: RunOptions) -> None:
     from .. import maintenance as lib
 
+    target = app.writable_target(options.dry_run)  # a standby is refused before any work
     with _ProgressView(app) as view:
-        summary = lib.run(app.target(), work, options, on_progress=view)
+        summary = lib.run(target, work, options, on_progress=view)
     _render_summary(app, summary)
     summary.raise_for_failures()
 

@@ -66,7 +66,7 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
     """
     from .. import migrate as lib
 
-    target = app.target()
+    target = app.writable_target(dry_run)
     result = lib.migrate(target, to=to, extra_dirs=app.extra_dirs,
                          options=_options(**run), dry_run=dry_run, on_event=app.out.note)
     premade: list[str] = []
@@ -100,7 +100,7 @@ def rollback(app: AppContext, /, to: str | None, steps: int | None, everything: 
 
     if sum((to is not None, steps is not None, everything)) != 1:
         raise click.UsageError("give exactly one of --to VERSION, --steps N, --all")
-    result = lib.rollback(app.target(), to=to, steps=steps, everything=everything,
+    result = lib.rollback(app.writable_target(dry_run), to=to, steps=steps, everything=everything,
                           extra_dirs=app.extra_dirs, options=_options(**run), dry_run=dry_run,
                           on_event=app.out.note)
     _render_run(app, result)
@@ -222,7 +222,7 @@ def repair(app: AppContext, lock_wait: float) -> None:
     """Accept reviewed edits: re-record the checksums of applied migrations' files."""
     from .. import migrate as lib
 
-    result = lib.repair(app.target(), extra_dirs=app.extra_dirs,
+    result = lib.repair(app.writable_target(), extra_dirs=app.extra_dirs,
                         options=lib.RunOptions(lock_wait=lock_wait))
     _render_run(app, result)
 
@@ -241,7 +241,7 @@ def baseline(app: AppContext, to: str | None, lock_wait: float) -> None:
     """
     from .. import migrate as lib
 
-    result = lib.baseline(app.target(), to=to, extra_dirs=app.extra_dirs,
+    result = lib.baseline(app.writable_target(), to=to, extra_dirs=app.extra_dirs,
                           options=lib.RunOptions(lock_wait=lock_wait))
     _render_run(app, result)
 

@@ -55,8 +55,8 @@ def ensure(app: AppContext, tables: tuple[str, ...], policy_file: Path | None, d
     """
     from .. import partitions as lib
 
-    run = lib.ensure(app.target(), policy=_policy(policy_file), tables=tables, dry_run=dry_run,
-                     settings=_settings(lock_timeout))
+    run = lib.ensure(app.writable_target(dry_run), policy=_policy(policy_file), tables=tables,
+                     dry_run=dry_run, settings=_settings(lock_timeout))
     _render_run(app, run)
 
 
@@ -77,7 +77,7 @@ def create(app: AppContext, table: str, lower: Any, upper: Any, interval: str | 
     """Create an explicit set of partitions, e.g. back-filling past years."""
     from .. import partitions as lib
 
-    run = lib.create(app.target(), table,
+    run = lib.create(app.writable_target(dry_run), table,
                      lower=lower.date() if lower else None, upper=upper.date() if upper else None,
                      interval=interval, modulus=modulus, policy=_policy(policy_file),
                      dry_run=dry_run, settings=_settings(lock_timeout))
@@ -159,8 +159,8 @@ def retire(app: AppContext, table: str, older: str, mode: str | None, archive: P
 
     if mode is None:
         raise click.UsageError("give --detach or --drop")
-    run = lib.retire(app.target(), table, older=older, mode=mode, archive=archive, yes=yes,
-                     dry_run=dry_run, with_dependents=with_dependents,
+    run = lib.retire(app.writable_target(dry_run), table, older=older, mode=mode,
+                     archive=archive, yes=yes, dry_run=dry_run, with_dependents=with_dependents,
                      settings=_settings(lock_timeout))
     _render_run(app, run)
 

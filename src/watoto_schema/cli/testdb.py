@@ -62,7 +62,7 @@ def provision(app: AppContext, count: int, students: int, seed: int, prefix: str
     """
     from .. import provision as lib
 
-    result = lib.provision(app.target(), count=count,
+    result = lib.provision(app.writable_target(), count=count,
                            data=lib.DataOptions(students=students, seed=seed), prefix=prefix,
                            strategy=strategy, extra_dirs=app.extra_dirs,
                            lease=_duration(lease, "--lease"), session=session,
@@ -149,7 +149,7 @@ def drop(app: AppContext, names: tuple[str, ...], everything: bool, yes: bool) -
     """
     from .. import provision as lib
 
-    _render_dropped(app, lib.drop(app.target(), names, everything=everything, yes=yes,
+    _render_dropped(app, lib.drop(app.writable_target(), names, everything=everything, yes=yes,
                                   extra_dirs=app.extra_dirs), dry_run=False)
 
 
@@ -166,7 +166,7 @@ def gc(app: AppContext, older: str | None, keep: int, dry_run: bool) -> None:
     from .. import provision as lib
 
     older_than = _duration(older, "--older-than") if older else None
-    _render_dropped(app, lib.gc(app.target(), older_than=older_than, keep=keep,
+    _render_dropped(app, lib.gc(app.writable_target(dry_run), older_than=older_than, keep=keep,
                                 extra_dirs=app.extra_dirs, dry_run=dry_run), dry_run)
 
 

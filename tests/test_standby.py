@@ -1,0 +1,76 @@
+"""Pointed at a read-only standby, every command that writes refuses in one line (exit 3)
+before any work, and the commands that only read still answer (#12, first part)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+import pytest
+
+from watoto_schema import migrate
+from watoto_schema.local import LocalCluster
+from watoto_schema.target import Target
+
+from .test_cli import assert_one_line_error, run
+
+WRITERS = [
+    ["migrate"],
+    ["rollback", "--steps", "1"],
+    ["repair"],
+    ["baseline"],
+    ["partitions", "ensure"],
+    ["partitions", "create", "--table", "enrollments", "--from", "2040-01-01", "--to",
+     "2041-01-01"],
+    ["partitions", "retire", "--table", "enrollments", "--older-than", "50 years",
+     "--detach"],
+    ["maintain", "run"],
+    ["maintain", "analyze"],
+    ["maintain", "vacuum", "--table", "courses"],
+    ["maintain", "reindex", "--index", "idx_courses_category"],
+    ["sample-data", "--students", "10"],
+    ["testdb", "provision"],
+    ["testdb", "gc"],
+]
+READERS = [["status"], ["verify"], ["migrate", "--dry-run"], ["partitions", "list"],
+           ["maintain", "plan"], ["partitions", "ensure", "--dry-run"]]
+
+
+@pytest.fixture(scope="module")
+def standby(primary_and_standby: tuple[Target, Target, LocalCluster]) -> Target:
+    """The standby of a migrated primary, caught up."""
+    primary, standby, _ = primary_and_standby
+    migrate.migrate(primary)
+    with psycopg.connect(primary.conninfo, autocommit=True) as conn:
+        lsn = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
+    deadline = time.monotonic() + 30
+    with psycopg.connect(standby.conninfo, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                               (lsn,)).fetchone()
+            if row and row[0]:
+                break
+            time.sleep(0.1)
+    return standby
+
+
+def _catalog(target: Target) -> Any:
+    with psycopg.connect(target.conninfo) as conn:
+        return conn.execute("SELECT count(*), (SELECT count(*) FROM schema_migrations) "
+                            "FROM pg_class").fetchone()
+
+
+@pytest.mark.parametrize("argv", WRITERS, ids=" ".join)
+def test_a_writing_command_refuses_a_standby(standby: Target, argv: list[str]) -> None:
+    before = _catalog(standby)
+    line = assert_one_line_error(run(*argv, "--dsn", standby.conninfo), code=3)
+    assert "read-only standby" in line and "target_session_attrs=read-write" in line
+    assert _catalog(standby) == before
+
+
+@pytest.mark.parametrize("argv", READERS, ids=" ".join)
+def test_a_reading_command_answers_on_a_standby(standby: Target, argv: list[str]) -> None:
+    result = run(*argv, "--dsn", standby.conninfo)
+    assert result.exit_code in (0, 2), result.output  # 2: a check found something
+    assert "read-only standby" not in result.stderr
