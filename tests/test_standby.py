@@ -74,3 +74,48 @@ def test_a_reading_command_answers_on_a_standby(standby: Target, argv: list[str]
     result = run(*argv, "--dsn", standby.conninfo)
     assert result.exit_code in (0, 2), result.output  # 2: a check found something
     assert "read-only standby" not in result.stderr
+
+
+def _folder(tmp_path: Any, name: str, body: str) -> str:
+    folder = tmp_path / "migrations"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.sql").write_text(f"-- depends: 0007_views\n{body}\n")
+    return str(folder)
+
+
+def test_migrate_waits_until_the_standby_has_replayed(
+        primary_and_standby: tuple[Target, Target, LocalCluster], standby: Target,
+        tmp_path: Any) -> None:
+    primary = primary_and_standby[0]
+    folder = _folder(tmp_path, "1001_notes", "CREATE TABLE notes (id bigint PRIMARY KEY);")
+    result = run("migrate", "--wait-replicas", "--migrations", folder, "--dsn",
+                 primary.conninfo)
+    assert result.exit_code == 0, result.output
+    assert "1001_notes: replayed by 1 standby(s)" in result.stderr
+    with psycopg.connect(standby.conninfo) as conn:  # at once: the run waited for it
+        assert conn.execute("SELECT to_regclass('notes') IS NOT NULL").fetchone() == (True,)
+
+
+def test_a_standby_behind_ends_the_run_with_what_was_applied_kept(
+        primary_and_standby: tuple[Target, Target, LocalCluster], standby: Target,
+        tmp_path: Any) -> None:
+    primary = primary_and_standby[0]
+    with psycopg.connect(standby.conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    try:
+        _folder(tmp_path, "1001_notes", "CREATE TABLE notes (id bigint PRIMARY KEY);")
+        folder = _folder(tmp_path, "1002_more", "-- depends: 1001_notes\n"
+                                                "CREATE TABLE more_notes (id bigint);")
+        result = run("migrate", "--wait-replicas=1s", "--migrations", folder, "--dsn",
+                     primary.conninfo)
+        line = assert_one_line_error(result, code=3)
+        assert "after 1002_more" in line and "bytes behind" in line
+        with psycopg.connect(primary.conninfo) as conn:
+            applied = conn.execute("SELECT count(*) FROM schema_migrations "
+                                   "WHERE version = '1002_more'").fetchone()
+        assert applied == (1,)  # committed on the primary; a re-run finds nothing to do
+        assert run("migrate", "--migrations", folder, "--dsn",
+                   primary.conninfo).stdout.strip() == "Nothing to do."
+    finally:
+        with psycopg.connect(standby.conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_resume()")

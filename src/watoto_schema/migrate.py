@@ -68,6 +68,9 @@ class RunOptions:
     retries: int = 5
     backoff: float = 0.5  # seconds before the first retry; doubles, capped at 10 s
     lock_wait: float = 60.0  # how long to wait for another run's migration lock
+    # Called on the run's connection after each migration committed (e.g. waiting for the
+    # standbys to replay it); an error it raises ends the run, that migration kept.
+    after_each: Callable[[psycopg.Connection[Any], str], None] | None = None
 
     def settings_for(self, migration: MigrationFile) -> dict[str, str]:
         return {
@@ -789,6 +792,8 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
                     direction == "apply" and m.version in applied) else 0
                 runner.run(m, direction, resume)
                 result.done.append(m.version)
+                if options.after_each is not None:
+                    options.after_each(runner.conn, m.version)
     finally:
         if runner is not None:
             runner.close()

@@ -35,6 +35,18 @@ def _run_options(func: Any) -> Any:
     return func
 
 
+def _seconds(value: str, option: str) -> float:
+    """Seconds of a duration like 30, 30s, 2min, 1h."""
+    import re
+
+    from ..errors import BadConfig
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|min|h)?\s*", value)
+    if not match:
+        raise BadConfig(f"{option} {value!r}: use e.g. 30s, 2min, 1h")
+    return float(match.group(1)) * {"s": 1, None: 1, "min": 60, "h": 3600}[match.group(2)]
+
+
 def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
              retries: int) -> RunOptions:
     from ..migrate import RunOptions
@@ -52,10 +64,14 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
               help="Print the exact SQL, transaction boundaries and settings; change nothing.")
 @click.option("--no-premake", "premake", flag_value=False, default=True,
               help="Do not run `partitions ensure` after migrations were applied.")
+@click.option("--wait-replicas", "wait_replicas", is_flag=False, flag_value="60s",
+              default=None, metavar="[TIMEOUT]",
+              help="After each migration, wait until every standby has replayed it "
+              "(default 60s); exit 3 naming a standby still behind.")
 @_run_options
 @pass_app
 def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
-            **run: Any) -> None:
+            wait_replicas: str | None, **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
@@ -67,8 +83,16 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
     from .. import migrate as lib
 
     target = app.writable_target(dry_run)
+    options = _options(**run)
+    if wait_replicas is not None:
+        from ..replicas import wait_for_standbys
+
+        seconds = _seconds(wait_replicas, "--wait-replicas")
+        options.after_each = lambda conn, version: app.out.note(
+            f"{version}: replayed by {len(wait_for_standbys(conn, seconds, version))} "
+            "standby(s)")
     result = lib.migrate(target, to=to, extra_dirs=app.extra_dirs,
-                         options=_options(**run), dry_run=dry_run, on_event=app.out.note)
+                         options=options, dry_run=dry_run, on_event=app.out.note)
     premade: list[str] = []
     if premake and result.done and result.sql is None:
         from .. import partitions

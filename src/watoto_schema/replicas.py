@@ -1,0 +1,52 @@
+"""Standbys seen from the primary: wait until they have replayed what the primary wrote.
+
+Big DDL and index builds make asynchronous standbys fall behind, and reads routed to a
+standby that has not replayed a migration see the old schema. ``wait_for_standbys`` holds
+a run until every connected standby has replayed the primary's current WAL position.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .errors import Refused
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+class StandbyBehind(Refused):
+    """A standby did not replay the primary's position within the wait."""
+
+
+def wait_for_standbys(conn: psycopg.Connection[Any], timeout: float,
+                      after: str | None = None) -> list[str]:
+    """Wait until every standby connected to the primary has replayed its current LSN.
+
+    Returns the standbys waited for (none connected: returns at once). Raises
+    ``StandbyBehind`` (exit 3) naming the ones still behind when ``timeout`` runs out; what
+    was committed stays committed.
+    """
+    row = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
+    assert row is not None
+    lsn = row[0]
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = conn.execute(
+            "SELECT coalesce(nullif(application_name, ''), client_addr::text, 'standby'), "
+            "coalesce(replay_lsn >= %s::pg_lsn, false), "
+            "pg_wal_lsn_diff(%s::pg_lsn, replay_lsn), state FROM pg_stat_replication",
+            (lsn, lsn)).fetchall()
+        behind = [(name, lag, state) for name, caught, lag, state in rows if not caught]
+        if not behind:
+            return [r[0] for r in rows]
+        if time.monotonic() >= deadline:
+            where = f" after {after}" if after else ""
+            names = "; ".join(f"{name} ({state}, {int(lag or 0)} bytes behind)"
+                              for name, lag, state in behind)
+            raise StandbyBehind(
+                f"standbys did not replay the primary's position {lsn}{where} within "
+                f"{timeout:g}s: {names}; what was applied stays applied (re-run when they "
+                "catch up)")
+        time.sleep(0.1)
