@@ -1,4 +1,5 @@
--- Client sessions: how long their transaction and statement have run, what they wait on.
+-- Client sessions of this database: how long their transaction and statement have run,
+-- what they wait on. (Connections are counted server-wide: the slots are shared.)
 SELECT pid, coalesce(nullif(application_name, ''), '?') AS application, usename AS "user",
        state, wait_event_type,
        extract(epoch FROM now() - xact_start) AS xact_seconds,
@@ -7,3 +8,4 @@ SELECT pid, coalesce(nullif(application_name, ''), '?') AS application, usename 
        left(regexp_replace(query, '\s+', ' ', 'g'), 120) AS query
 FROM pg_stat_activity
 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+  AND datname = current_database()
