@@ -119,3 +119,40 @@ def test_a_standby_behind_ends_the_run_with_what_was_applied_kept(
     finally:
         with psycopg.connect(standby.conninfo, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_resume()")
+
+
+def test_concurrent_builds_wait_while_a_standby_lags(
+        primary_and_standby: tuple[Target, Target, LocalCluster], standby: Target,
+        tmp_path: Any) -> None:
+    primary = primary_and_standby[0]
+    _folder(tmp_path, "1001_notes", "CREATE TABLE notes (id bigint PRIMARY KEY);")
+    _folder(tmp_path, "1002_more", "-- depends: 1001_notes\n"
+                                   "CREATE TABLE more_notes (id bigint);")
+    folder = _folder(tmp_path, "1003_index", "-- transactional: false\n"
+                                             "CREATE INDEX CONCURRENTLY idx_more_notes_id "
+                                             "ON more_notes (id);")
+    with psycopg.connect(standby.conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    try:
+        migrate.migrate(primary, extra_dirs=[str(tmp_path / "migrations")], to="1002_more")
+        with psycopg.connect(primary.conninfo, autocommit=True) as conn:  # ~3 MB of WAL
+            conn.execute("INSERT INTO more_notes SELECT g FROM generate_series(1, 50000) g")
+        lagging = run("migrate", "--max-replica-lag", "100kB", "--replica-lag-wait", "1s",
+                      "--migrations", folder, "--dsn", primary.conninfo)
+        assert lagging.exit_code == 3, lagging.output
+        waiting, line = lagging.stderr.strip().splitlines()  # a note while it waits, the error
+        assert waiting.startswith("waiting before a statement of 1003_index")
+        assert "lag more than --max-replica-lag before a statement of 1003_index" in line
+        with psycopg.connect(primary.conninfo) as conn:
+            assert conn.execute("SELECT to_regclass('idx_more_notes_id')").fetchone() == (None,)
+    finally:
+        with psycopg.connect(standby.conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_resume()")
+    caught_up = run("migrate", "--max-replica-lag", "100kB", "--migrations", folder, "--dsn",
+                    primary.conninfo)
+    assert caught_up.exit_code == 0, caught_up.output
+    with psycopg.connect(primary.conninfo) as conn:
+        assert conn.execute("SELECT to_regclass('idx_more_notes_id') IS NOT NULL"
+                            ).fetchone() == (True,)
+    assert_one_line_error(run("migrate", "--max-replica-lag", "lots", "--dsn",
+                              primary.conninfo))

@@ -71,6 +71,9 @@ class RunOptions:
     # Called on the run's connection after each migration committed (e.g. waiting for the
     # standbys to replay it); an error it raises ends the run, that migration kept.
     after_each: Callable[[psycopg.Connection[Any], str], None] | None = None
+    # Called before each statement of a non-transactional migration (e.g. waiting while the
+    # standbys lag: big concurrent index builds make them fall further behind).
+    before_concurrent: Callable[[psycopg.Connection[Any], str], None] | None = None
 
     def settings_for(self, migration: MigrationFile) -> dict[str, str]:
         return {
@@ -505,6 +508,8 @@ class _Runner:
                     if prepared.skip:
                         self.on_event(f"{m.version}: skipped ({prepared.skip}): {statement}")
                         continue
+                    if self.options.before_concurrent is not None:
+                        self.options.before_concurrent(self.conn, m.version)
                     for cleanup in prepared.cleanup:
                         self.on_event(f"{m.version}: cleaning up: {cleanup}")
                         self._execute(cleanup)

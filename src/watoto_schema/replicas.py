@@ -50,3 +50,35 @@ def wait_for_standbys(conn: psycopg.Connection[Any], timeout: float,
                 f"{timeout:g}s: {names}; what was applied stays applied (re-run when they "
                 "catch up)")
         time.sleep(0.1)
+
+
+def wait_while_lagging(conn: psycopg.Connection[Any], *, max_bytes: float | None,
+                       max_seconds: float | None, timeout: float, before: str = "",
+                       on_wait: Any = None) -> None:
+    """Wait while any standby's replay lag is above ``max_bytes`` or ``max_seconds``.
+
+    Raises ``StandbyBehind`` (exit 3) naming them when ``timeout`` runs out. ``on_wait``
+    is told once, when the wait begins.
+    """
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        rows = conn.execute(
+            "SELECT coalesce(nullif(application_name, ''), client_addr::text, 'standby'), "
+            "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), "
+            "extract(epoch FROM replay_lag) FROM pg_stat_replication").fetchall()
+        lagging = [(name, float(lag_bytes or 0), float(lag_seconds or 0))
+                   for name, lag_bytes, lag_seconds in rows
+                   if (max_bytes is not None and float(lag_bytes or 0) > max_bytes)
+                   or (max_seconds is not None and float(lag_seconds or 0) > max_seconds)]
+        if not lagging:
+            return
+        names = "; ".join(f"{n} ({int(b)} bytes, {s:.1f}s behind)" for n, b, s in lagging)
+        if time.monotonic() >= deadline:
+            raise StandbyBehind(f"standbys lag more than --max-replica-lag{before} after "
+                                f"waiting {timeout:g}s: {names}; nothing more was run (the "
+                                "next migrate resumes here)")
+        if not told and on_wait is not None:
+            on_wait(f"waiting{before}: {names}")
+            told = True
+        time.sleep(0.2)

@@ -47,6 +47,23 @@ def _seconds(value: str, option: str) -> float:
     return float(match.group(1)) * {"s": 1, None: 1, "min": 60, "h": 3600}[match.group(2)]
 
 
+def _lag_limit(value: str) -> tuple[float | None, float | None]:
+    """``--max-replica-lag``: (bytes, None) for 64MB / 512kB / 1GB, (None, seconds) for 30s."""
+    import re
+
+    from ..errors import BadConfig
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|kB|MB|GB)\s*", value)
+    if match:
+        unit = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3}[match.group(2)]
+        return float(match.group(1)) * unit, None
+    try:
+        return None, _seconds(value, "--max-replica-lag")
+    except BadConfig:
+        raise BadConfig(f"--max-replica-lag {value!r}: use bytes (64MB, 512kB) or seconds "
+                        "(30s, 2min)") from None
+
+
 def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
              retries: int) -> RunOptions:
     from ..migrate import RunOptions
@@ -68,10 +85,17 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
               default=None, metavar="[TIMEOUT]",
               help="After each migration, wait until every standby has replayed it "
               "(default 60s); exit 3 naming a standby still behind.")
+@click.option("--max-replica-lag", "max_lag", metavar="LIMIT",
+              help="Before each statement of a non-transactional migration (concurrent "
+              "index builds), wait while a standby lags more than LIMIT: bytes (64MB) or "
+              "seconds (30s).")
+@click.option("--replica-lag-wait", "lag_wait", default="10min", show_default=True,
+              metavar="DURATION", help="How long to wait for lagging standbys, then exit 3.")
 @_run_options
 @pass_app
 def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
-            wait_replicas: str | None, **run: Any) -> None:
+            wait_replicas: str | None, max_lag: str | None, lag_wait: str,
+            **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
@@ -91,6 +115,14 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
         options.after_each = lambda conn, version: app.out.note(
             f"{version}: replayed by {len(wait_for_standbys(conn, seconds, version))} "
             "standby(s)")
+    if max_lag is not None:
+        from ..replicas import wait_while_lagging
+
+        limit_bytes, limit_seconds = _lag_limit(max_lag)
+        wait = _seconds(lag_wait, "--replica-lag-wait")
+        options.before_concurrent = lambda conn, version: wait_while_lagging(
+            conn, max_bytes=limit_bytes, max_seconds=limit_seconds, timeout=wait,
+            before=f" before a statement of {version}", on_wait=app.out.note)
     result = lib.migrate(target, to=to, extra_dirs=app.extra_dirs,
                          options=options, dry_run=dry_run, on_event=app.out.note)
     premade: list[str] = []
