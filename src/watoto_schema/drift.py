@@ -52,15 +52,24 @@ class DriftReport:
     policy_partitions: list[str] = field(default_factory=list)  # extra, but per the policy
     # expected relations and what they are ("table", "partitioned table", "view", ...)
     relations: dict[str, str] = field(default_factory=dict, repr=False)
+    # A standby that has not replayed the primary's position: its differences are its lag,
+    # not drift (`drift --all-nodes`).
+    behind_bytes: float | None = None
 
     @property
     def in_sync(self) -> bool:
         return not self.differences
 
+    @property
+    def drifted(self) -> bool:
+        """Differences that are drift (not a standby's replication lag)."""
+        return bool(self.differences) and self.behind_bytes is None
+
     def as_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         del doc["relations"]
         doc["in_sync"] = self.in_sync
+        doc["drifted"] = self.drifted
         return doc
 
 
@@ -420,4 +429,27 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
                                                policy, today)
         reports.append(DriftReport(which.display, source, versions, extra + diffs, conforming,
                                    relations))
+    return reports
+
+
+def drift_all_nodes(target: Target, **options: Any) -> list[DriftReport]:
+    """Compare every host of a multi-host ``target``: the primary with its migrations'
+    schema, each standby with the same; a standby that differs while it has not replayed
+    the primary's position is reported as behind (with its lag), not as drift."""
+    from .errors import BadConfig
+    from .replicas import bytes_behind, nodes
+
+    found = nodes(target)
+    primaries = [n for n in found if not n.standby]
+    if len(primaries) != 1:
+        raise BadConfig(f"{target.display}: {len(primaries)} primaries among "
+                        f"{len(found)} hosts; --all-nodes needs exactly one")
+    primary = primaries[0].target
+    standbys = [n for n in found if n.standby]
+    reports = drift(primary, against=[n.target for n in standbys], **options)
+    for node, report in zip(standbys, reports[1:], strict=True):
+        if report.differences and node.replay_lsn is not None:
+            lag = bytes_behind(primary, node.replay_lsn)
+            if lag > 0:
+                report.behind_bytes = lag
     return reports

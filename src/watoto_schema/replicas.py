@@ -8,9 +8,11 @@ a run until every connected standby has replayed the primary's current WAL posit
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import Refused
+from .errors import BadConfig, Refused
+from .target import Target, connect
 
 if TYPE_CHECKING:
     import psycopg
@@ -82,3 +84,44 @@ def wait_while_lagging(conn: psycopg.Connection[Any], *, max_bytes: float | None
             on_wait(f"waiting{before}: {names}")
             told = True
         time.sleep(0.2)
+
+
+@dataclass
+class Node:
+    """One server of a multi-host DSN."""
+
+    target: Target
+    standby: bool
+    replay_lsn: str | None  # a standby's last replayed position
+
+
+def nodes(target: Target) -> list[Node]:
+    """Every host of ``target``'s (multi-host) connection string, each asked its role."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(target.conninfo) if target.conninfo else {}
+    hosts = str(params.get("host") or "").split(",")
+    ports = str(params.get("port") or "").split(",")
+    if len(ports) not in (1, len(hosts)):
+        raise BadConfig(f"{target.display}: {len(hosts)} hosts but {len(ports)} ports")
+    found = []
+    for i, host in enumerate(hosts):
+        single = {k: v for k, v in params.items() if k != "target_session_attrs"}
+        single.update(host=host, port=ports[i if len(ports) > 1 else 0])
+        node = Target(make_conninfo("", **{k: v for k, v in single.items() if v not in ("",
+                                                                                       None)}),
+                      f"{target.source} host {i + 1}")
+        with connect(node) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text"
+                               ).fetchone()
+        assert row is not None
+        found.append(Node(node, bool(row[0]), str(row[1]) if row[1] is not None else None))
+    return found
+
+
+def bytes_behind(primary: Target, replay_lsn: str) -> float:
+    """How far a standby's replay position is behind the primary's current one."""
+    with connect(primary) as conn:
+        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)",
+                           (replay_lsn,)).fetchone()
+    return float(str(row[0])) if row and row[0] is not None else 0.0

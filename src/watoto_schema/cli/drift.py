@@ -23,9 +23,12 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--policy", "policy_file", metavar="FILE",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Partition policy to judge partitions by (default: sql/partitions.toml).")
+@click.option("--all-nodes", is_flag=True,
+              help="Every host of a multi-host DSN: the primary, then each standby; a "
+              "standby merely behind is reported with its lag, not as drift.")
 @pass_app
 def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: bool,
-          no_cache: bool, policy_file: Path | None) -> None:
+          no_cache: bool, policy_file: Path | None, all_nodes: bool) -> None:
     """Compare the database with the schema its applied migrations build (exit 2 on drift).
 
     The expected schema is built in a scratch database on the same server (or a throwaway
@@ -36,13 +39,20 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: b
     from ..drift_fix import fix_sql
     from ..errors import EXIT_DIFFERENCES
 
-    reports = lib.drift(app.target(), against=[app.other_target(d, "--against")
-                                               for d in against],
-                        extra_dirs=app.extra_dirs, privileges=privileges,
-                        use_cache=not no_cache, policy_file=policy_file)
-    in_sync = all(r.in_sync for r in reports)
+    if all_nodes:
+        if against:
+            raise click.UsageError("--all-nodes finds the standbys itself: no --against")
+        reports = lib.drift_all_nodes(app.target(), extra_dirs=app.extra_dirs,
+                                      privileges=privileges, use_cache=not no_cache,
+                                      policy_file=policy_file)
+    else:
+        reports = lib.drift(app.target(), against=[app.other_target(d, "--against")
+                                                   for d in against],
+                            extra_dirs=app.extra_dirs, privileges=privileges,
+                            use_cache=not no_cache, policy_file=policy_file)
+    in_sync = not any(r.drifted for r in reports)
     if as_sql:
-        scripts = [fix_sql(r) for r in reports]
+        scripts = [fix_sql(r) for r in reports if r.behind_bytes is None]  # lag: no fix
         app.out.document({"in_sync": in_sync, "scripts": scripts})
         app.out.raw("\n".join(scripts))
     else:
@@ -59,6 +69,12 @@ def _render(app: AppContext, report: object) -> None:
     from ..drift import DriftReport
 
     assert isinstance(report, DriftReport)
+    if report.behind_bytes is not None:
+        app.out.line(f"[bold]{escape(report.target)}[/]: [yellow]behind[/] by "
+                     f"{report.behind_bytes:,.0f} bytes of WAL: its {len(report.differences)} "
+                     "difference(s) are replication lag, not drift (run again once it has "
+                     "caught up)")
+        return
     app.out.line(f"[bold]{escape(report.target)}[/]: "
                  + ("[green]in sync[/]" if report.in_sync
                     else f"[red]{len(report.differences)} difference(s)[/]")
