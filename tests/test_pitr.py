@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -364,3 +365,50 @@ def test_a_pgbackrest_command_runs_pgbackrest_check(tmp_path: Path,
     failed = _pgbackrest_check(command)
     assert failed.status == "critical" and "archive_mode must be enabled" in failed.message
     assert (tmp_path / "pgbackrest.args").read_text().split() == ["--stanza=main", "check"]
+
+
+@pytest.mark.skipif(shutil.which("pgbackrest") is None,
+                    reason="pgbackrest is not installed (Debian: pgbackrest; .ci/run installs it)")
+def test_pitr_check_runs_the_real_pgbackrest_check() -> None:
+    """A cluster archiving with pgBackRest: `pitr check` runs `pgbackrest check` with the
+    server's own config and stanza; a stanza that does not exist fails it (critical)."""
+    root, cluster = _cluster("watoto-pgbr-")
+    try:
+        state = cluster._state()
+        assert state is not None
+        for folder in ("repo", "log", "lock"):
+            (root / folder).mkdir()
+        conf = root / "pgbackrest.conf"
+        conf.write_text(
+            f"[global]\nrepo1-path={root / 'repo'}\nlog-path={root / 'log'}\n"
+            f"lock-path={root / 'lock'}\nlog-level-console=warn\nlog-level-file=off\n\n"
+            f"[main]\npg1-path={cluster.datadir}\npg1-socket-path={state.socket_dir}\n"
+            f"pg1-port={state.port}\npg1-user=postgres\n")
+        _own(root)
+        as_server: dict[str, object] = {}
+        if os.geteuid() == 0:
+            user = pwd.getpwnam(os.environ.get("WATOTO_PG_USER", "postgres"))
+            as_server = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        subprocess.run(["pgbackrest", f"--config={conf}", "--stanza=main", "stanza-create"],
+                       check=True, capture_output=True, cwd=root, **as_server)  # type: ignore[call-overload]
+        url = cluster.url("postgres")
+        admin(url, "ALTER SYSTEM SET archive_mode = on")
+        admin(url, f"ALTER SYSTEM SET archive_command = 'pgbackrest --config={conf} "
+                   "--stanza=main archive-push %p'")
+        cluster.stop()
+        cluster.start()
+        result = run("--json", "--dsn", url, "pitr", "check")
+        finding = next(f for f in json.loads(result.stdout)["findings"]
+                       if f["check"] == "pgbackrest")
+        assert finding["status"] == "ok", finding
+        admin(url, f"ALTER SYSTEM SET archive_command = 'pgbackrest --config={conf} "
+                   "--stanza=nosuch archive-push %p'")
+        admin(url, "SELECT pg_reload_conf()")
+        time.sleep(0.5)
+        broken = run("--json", "--dsn", url, "pitr", "check")
+        finding = next(f for f in json.loads(broken.stdout)["findings"]
+                       if f["check"] == "pgbackrest")
+        assert finding["status"] == "critical" and broken.exit_code == 2
+    finally:
+        cluster.destroy()
+        shutil.rmtree(root, ignore_errors=True)

@@ -22,6 +22,7 @@ OK, WARNING, CRITICAL = "ok", "warning", "critical"
 _DISCARDING = re.compile(r"^\s*(/bin/true|/usr/bin/true|true|:|exit\s+0)\s*;?\s*$")
 _PGBACKREST = re.compile(r"(^|[\s/])pgbackrest\b.*\barchive-push\b")
 _STANZA = re.compile(r"--stanza[= ](\S+)")
+_CONFIG = re.compile(r"--config[= ](\S+)")
 # Tools that copy durably and refuse to overwrite on their own.
 _KNOWN_TOOLS = re.compile(r"(^|[\s/])(wal-g|barman-wal-archive|barman-cloud-wal-archive|"
                           r"pg_probackup|pgbackrest)\b")
@@ -88,8 +89,11 @@ def _pgbackrest_check(command: str) -> Finding:
         return Finding("pgbackrest", WARNING, "archive_command uses pgBackRest, but pgbackrest "
                        "is not installed here: `pgbackrest check` was not run",
                        "run `pgbackrest --stanza=NAME check` on the database host")
-    stanza = _STANZA.search(command)
-    args = [binary, *([f"--stanza={stanza.group(1)}"] if stanza else []), "check"]
+    # `check` must read the configuration and stanza the server's archive-push uses.
+    options = [f"{flag}={m.group(1)}" for flag, pattern in (("--config", _CONFIG),
+                                                           ("--stanza", _STANZA))
+               if (m := pattern.search(command))]
+    args = [binary, *options, "check"]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     except subprocess.TimeoutExpired:
