@@ -72,6 +72,13 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def _sessions(rows: list[dict[str, Any]], key: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The first ``limit`` sessions of ``activity.sql`` rows, with ``key``'s seconds."""
+    return [{"pid": a["pid"], "application": a["application"], "user": a["user"],
+             "seconds": round(float(a[key] or 0), 1), "query": a["query"]}
+            for a in rows[:limit]]
+
+
 # -- the checks ------------------------------------------------------------------------------
 
 def connections(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
@@ -140,9 +147,7 @@ def statements(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
         f"{_fmt_seconds(th.running_query_critical)}",
         "pg_cancel_backend(pid) stops one; a statement_timeout for the role prevents them"
         if longest >= th.running_query_warning else "",
-        [{"pid": a["pid"], "application": a["application"],
-          "seconds": round(float(a["query_seconds"]), 1), "query": a["query"]}
-         for a in running[:th.statements_reported]],
+        _sessions(running, "query_seconds", th.statements_reported),
         [Metric("longest_running_query_seconds", longest,
                 help="Longest running statement now")]))
     present = conn.execute("SELECT to_regclass('pg_stat_statements') IS NOT NULL").fetchone()
@@ -191,11 +196,6 @@ def transactions(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
                      key=lambda a: -float(a["state_seconds"] or 0))
     longest_wait = float(waiting[0]["state_seconds"] or 0) if waiting else 0.0
 
-    def sessions(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-        return [{"pid": a["pid"], "application": a["application"], "user": a["user"],
-                 "seconds": round(float(a[key] or 0), 1), "query": a["query"]}
-                for a in rows[:5]]
-
     return [
         Check("long_transactions",
               level(longest, th.transaction_warning, th.transaction_critical),
@@ -204,7 +204,7 @@ def transactions(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
               f"{_fmt_seconds(th.transaction_critical)}",
               "a long transaction holds back VACUUM everywhere in the database"
               if longest >= th.transaction_warning else "",
-              sessions(open_xacts, "xact_seconds"),
+              _sessions(open_xacts, "xact_seconds"),
               [Metric("longest_transaction_seconds", longest,
                       help="Age of the oldest open transaction")]),
         Check("idle_in_transaction",
@@ -214,7 +214,7 @@ def transactions(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
               f"{_fmt_seconds(th.idle_in_transaction_critical)}",
               "the application left a transaction open; idle_in_transaction_session_timeout "
               "ends such sessions" if idlest >= th.idle_in_transaction_warning else "",
-              sessions(idle, "state_seconds"),
+              _sessions(idle, "state_seconds"),
               [Metric("idle_in_transaction_sessions", len(idle),
                       help="Sessions idle inside a transaction")]),
         Check("lock_waits", level(longest_wait, th.lock_wait_warning, th.lock_wait_critical),
@@ -224,7 +224,7 @@ def transactions(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
               f"{_fmt_seconds(th.lock_wait_critical)}",
               "pg_blocking_pids(pid) names who blocks them"
               if longest_wait >= th.lock_wait_warning else "",
-              sessions(waiting, "state_seconds"),
+              _sessions(waiting, "state_seconds"),
               [Metric("lock_waiting_sessions", len(waiting), help="Sessions waiting on a lock")]),
     ]
 

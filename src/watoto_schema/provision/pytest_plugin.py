@@ -315,7 +315,9 @@ def watoto_db(watoto_server: WatotoServer,
         yield WatotoDatabase(clone.name, watoto_server.conninfo(clone.name), clone.template)
     finally:
         if request.config.getoption("watoto_keep"):
-            print(f"\nkept test database {clone.name}")
+            reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"kept test database {clone.name}")
         else:
             watoto_server.drop(clone.name)
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,7 @@ def _files_digest(dirs: Sequence[Path], policy: Path) -> str:
     return digest.hexdigest()
 
 
+@cache  # the tool's code does not change while it runs
 def _builder_digest() -> str:
     """Hash of this tool's own code: a template built by other code is another template
     (the stale-template bug of tools whose key covered only the migrations)."""
