@@ -51,9 +51,9 @@ class AppContext:
         from ..target import Target, resolve
 
         if self.use_local:
-            from ..local import default_cluster
+            from ..local import default_cluster, require_writer
 
-            return Target(default_cluster().require_running(), "--local")
+            return Target(require_writer(default_cluster()), "--local")
         return self._remember(resolve(self.dsn))
 
     def writable_target(self, dry_run: bool = False) -> Target:

@@ -1,8 +1,10 @@
-"""``local start|stop|status|url|destroy``: the embedded PostgreSQL cluster in ./.watoto."""
+"""``local start|stop|status|url|kill|switchover|drill|destroy``: the embedded cluster in
+./.watoto: one server, streaming standbys, or a pg_auto_failover formation."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import click
 
@@ -13,72 +15,139 @@ pass_app = click.make_pass_decorator(AppContext)
 
 @click.group()
 def local() -> None:
-    """Manage the embedded PostgreSQL cluster in ./.watoto (Unix socket only, no password)."""
+    """Manage the embedded PostgreSQL cluster in ./.watoto (one server, standbys, or HA)."""
 
 
-def _render(app: AppContext, info: object) -> None:
-    from ..local import ClusterInfo
+def _lag(node: Any) -> str:
+    if node.lag_bytes is None:
+        return "-"
+    return f"{int(node.lag_bytes)} B / {node.lag_seconds or 0:.1f}s"
 
-    assert isinstance(info, ClusterInfo)
-    app.out.document(asdict(info))
-    state = "running" if info.running else ("stopped" if info.initialized else "not created")
-    app.out.line(f"local cluster: {state}")
-    if info.initialized:
-        app.out.line(f"  data:    {info.datadir}")
-        app.out.line(f"  version: PostgreSQL {info.server_version}"
-                     + (f" (runs as {info.run_as})" if info.run_as else ""))
-        app.out.line(f"  url:     {info.url}")
+
+def _render(app: AppContext, status: Any) -> None:
+    from ..local import ClusterStatus
+
+    assert isinstance(status, ClusterStatus)
+    doc = asdict(status)
+    # The keys of a single server's report, kept for scripts written against them.
+    primary = next((n for n in status.nodes if n.role == "primary"), None)
+    doc.update(datadir=f"{status.root}/pgdata" if status.mode != "ha" else None,
+               port=primary.port if primary else None, url=status.writer_url)
+    app.out.document(doc)
+    state = "running" if status.running else ("stopped" if status.initialized
+                                              else "not created")
+    shape = {"single": "", "replicas": " (primary + streaming standbys)",
+             "ha": " (pg_auto_failover formation)"}[status.mode]
+    app.out.line(f"local cluster{shape}: {state}")
+    if not status.initialized:
+        return
+    if status.server_version:
+        app.out.line(f"  version: PostgreSQL {status.server_version}")
+    app.out.line(f"  writer:  {status.writer_url}")
+    if status.mode != "single":
+        app.out.line(f"  readers: {status.reader_url}")
+        app.out.table(None, ["node", "role", "port", "state", "sync", "replay lag"],
+                      [[n.name, n.role, str(n.port or "-"), n.state or "-",
+                        n.sync_state or "-", _lag(n)] for n in status.nodes])
 
 
 @local.command()
+@click.option("--replicas", type=click.IntRange(0, 3), default=None,
+              help="Streaming standbys beside the primary (0-3; default: as before, "
+                   "1 with --ha).")
+@click.option("--ha", is_flag=True,
+              help="Run the nodes under pg_auto_failover (a monitor promotes a standby when "
+                   "the primary fails). Chosen when the cluster is created.")
+@click.option("--detection", type=click.Choice(["default", "fast"]), default=None,
+              help="--ha: pg_auto_failover's failure detection, its own defaults or the fast "
+                   "preset (docs/high-availability.md).")
+@click.option("--replication", type=click.Choice(["sync", "async"]), default=None,
+              help="--ha: commits wait for a standby (sync, pg_auto_failover's default) or "
+                   "not (async: a failover can lose the last ones).")
 @pass_app
-def start(app: AppContext) -> None:
+def start(app: AppContext, replicas: int | None, ha: bool, detection: str | None,
+          replication: str | None) -> None:
     """Create (first time) and start the cluster, with a database named watoto."""
     from ..local import default_cluster
+    from ..local import start as start_cluster
 
-    _render(app, default_cluster().start())
+    _render(app, start_cluster(default_cluster(), replicas=replicas, ha=ha,
+                               detection=detection, replication=replication))
 
 
 @local.command()
 @pass_app
 def stop(app: AppContext) -> None:
-    """Stop the cluster (fast shutdown)."""
+    """Stop every node (fast shutdown)."""
     from ..local import default_cluster
+    from ..local import stop as stop_cluster
 
-    _render(app, default_cluster().stop())
+    _render(app, stop_cluster(default_cluster()))
 
 
 @local.command(name="status")
 @pass_app
 def status_(app: AppContext) -> None:
-    """Show whether the cluster exists and runs, and its URL."""
-    from ..local import default_cluster
+    """Show every node: role, port, state, replay lag; and the URLs."""
+    from ..local import cluster_status, default_cluster
 
-    _render(app, default_cluster().info())
+    _render(app, cluster_status(default_cluster()))
 
 
 @local.command()
+@click.option("--readers", is_flag=True,
+              help="The URL for reads: a standby when one answers (prefer-standby).")
 @pass_app
-def url(app: AppContext) -> None:
-    """Print the cluster's connection URL (for --dsn, psql, WATOTO_DATABASE_URL)."""
-    from ..local import default_cluster
+def url(app: AppContext, readers: bool) -> None:
+    """Print the cluster's connection URL (for --dsn, psql, WATOTO_DATABASE_URL).
 
-    value = default_cluster().url()
+    With standbys it names every node: target_session_attrs=read-write finds the primary
+    wherever it is now; --readers gives prefer-standby.
+    """
+    from ..local import default_cluster, reader_url, writer_url
+
+    value = (reader_url if readers else writer_url)(default_cluster())
     app.out.document({"url": value})
     if not app.out.as_json:
         click.echo(value)
 
 
 @local.command()
+@click.argument("node")
+@pass_app
+def kill(app: AppContext, node: str) -> None:
+    """SIGKILL one node (primary, replicaN; nodeN, monitor with --ha), for drills."""
+    from ..local import default_cluster
+    from ..local import kill as kill_node
+
+    result = kill_node(default_cluster(), node)
+    app.out.document(result)
+    app.out.line(f"killed {node}" if result["killed_pids"] else f"{node} was not running")
+
+
+@local.command()
+@pass_app
+def switchover(app: AppContext) -> None:
+    """Planned switchover (--ha): a standby becomes the primary, the old primary a standby."""
+    from ..local import default_cluster
+    from ..local import switchover as perform
+
+    new_primary = perform(default_cluster())
+    app.out.document({"primary": new_primary})
+    app.out.line(f"switchover done: {new_primary} is the primary")
+
+
+@local.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def destroy(app: AppContext, yes: bool) -> None:
-    """Stop the cluster and delete ./.watoto with all its data."""
+    """Stop every node and delete ./.watoto with all its data."""
     from ..local import default_cluster
+    from ..local import destroy as destroy_cluster
 
     cluster = default_cluster()
     if not yes:
         click.confirm(f"Delete {cluster.root} and every database in it?", abort=True)
-    cluster.destroy()
+    destroy_cluster(cluster)
     app.out.document({"destroyed": str(cluster.root)})
     app.out.line(f"deleted {cluster.root}")

@@ -10,10 +10,12 @@ otherwise), which must be able to reach the folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -21,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import LocalClusterError
+from ..errors import LocalClusterError
 
 DEFAULT_DB = "watoto"
 SUPERUSER = "postgres"
@@ -165,8 +167,11 @@ class LocalCluster:
         return socket_dir
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self, dbname: str = DEFAULT_DB) -> ClusterInfo:
-        """Initialise the cluster if needed, start it, and create ``dbname``. Idempotent."""
+    def start(self, dbname: str | None = DEFAULT_DB) -> ClusterInfo:
+        """Initialise the cluster if needed, start it, and create ``dbname``. Idempotent.
+
+        ``dbname=None`` creates no database (a standby, which is read-only, starts so).
+        """
         bindir = find_bindir()
         user = _unprivileged_user()
         state = self._state()
@@ -180,6 +185,7 @@ class LocalCluster:
             if not self.fsync:
                 args.append("--no-sync")
             self._run(args, user)
+        _wait_reaped(self.datadir)
         port = state.port if state and _port_free(state.port) else free_port()
         listen = "127.0.0.1" if self.tcp else ""
         options = (f"-c port={port} -c listen_addresses='{listen}' "
@@ -190,7 +196,8 @@ class LocalCluster:
                    "-o", options, "-w", "-t", "60", "start"], user)
         self._save_state(_State(port=port, socket_dir=str(socket_dir), bindir=str(bindir),
                                 run_as=user.pw_name if user else None))
-        self.create_database(dbname)
+        if dbname is not None:
+            self.create_database(dbname)
         return self.info()
 
     def start_existing(self, settings: dict[str, str], *, timeout: int = 300) -> float:
@@ -259,6 +266,20 @@ class LocalCluster:
                            "stop"], user)
         return self.info()
 
+    def kill(self) -> int | None:
+        """SIGKILL the server's postmaster (a crash, for drills); its backends exit with it.
+
+        Returns the pid killed, or None when the server was not running.
+        """
+        pid = postmaster_pid(self.datadir)
+        if pid is None:
+            return None
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return None
+        return pid
+
     def destroy(self) -> None:
         """Stop the server and delete the whole cluster folder."""
         self.stop()
@@ -268,11 +289,9 @@ class LocalCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _is_running(self, bindir: Path, user: pwd.struct_passwd | None) -> bool:
-        if not self.initialized:
-            return False
-        proc = self._run([str(bindir / "pg_ctl"), "-D", str(self.datadir), "status"], user,
-                         check=False)
-        return proc.returncode == 0
+        # Not `pg_ctl status`: a killed postmaster stays a zombie until init reaps it, and
+        # pg_ctl takes a zombie for a running server.
+        return self.initialized and postmaster_pid(self.datadir) is not None
 
     # -- access ------------------------------------------------------------------------
     def url(self, dbname: str = DEFAULT_DB, user: str = SUPERUSER) -> str:
@@ -328,6 +347,42 @@ class LocalCluster:
             server_version=version,
             run_as=state.run_as if state else None,
         )
+
+
+def postmaster_pid(datadir: Path) -> int | None:
+    """The pid in ``postmaster.pid`` when that process is alive, else None."""
+    try:
+        pid = int((datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    return pid if process_alive(pid) else None
+
+
+def _wait_reaped(datadir: Path, timeout: float = 30) -> None:
+    """Wait while the pid in a stale ``postmaster.pid`` is a zombie: PostgreSQL would take
+    it for a running server and refuse to start."""
+    import time
+
+    try:
+        pid = int((datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and not process_alive(pid):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not; our own dead children are reaped here)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _port_free(port: int) -> bool:
