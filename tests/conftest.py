@@ -170,3 +170,19 @@ def primary_and_standby() -> Iterator[tuple[Target, Target, LocalCluster]]:
                         "immediate", "stop"], capture_output=True, cwd=root, **as_postgres)
         primary.destroy()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def workdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A current directory the unprivileged server user can reach (unlike pytest's tmp_path)."""
+    path = Path(tempfile.mkdtemp(prefix="watoto-local-"))
+    os.chmod(path, 0o755)
+    monkeypatch.chdir(path)
+    try:
+        yield path
+    finally:
+        if (path / ".watoto").exists():
+            from .test_cli import run
+
+            run("local", "destroy", "--yes")
+        shutil.rmtree(path, ignore_errors=True)

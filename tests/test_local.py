@@ -6,27 +6,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from .test_cli import assert_one_line_error, run
-
-
-@pytest.fixture
-def workdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A current directory the unprivileged server user can reach (unlike pytest's tmp_path)."""
-    path = Path(tempfile.mkdtemp(prefix="watoto-local-"))
-    os.chmod(path, 0o755)
-    monkeypatch.chdir(path)
-    try:
-        yield path
-    finally:
-        if (path / ".watoto").exists():
-            run("local", "destroy", "--yes")
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_local_cluster_lifecycle(workdir: Path) -> None:

@@ -46,6 +46,20 @@ class MigrationFailed(WatotoError):
         super().__init__(f"{verb} {version} failed{kept}: {cause}")
 
 
+class ConnectionLost(WatotoError):
+    """The server went away in the middle of a migration (a failover, a restart, a crash)."""
+
+    def __init__(self, version: str, direction: str, cause: str, transactional: bool) -> None:
+        self.version = version
+        verb = "applying" if direction == "apply" else "rolling back"
+        kept = ("its transaction committed entirely or not at all" if transactional else
+                "the statements it had finished stay applied and are recorded")
+        super().__init__(
+            f"the connection to the server was lost while {verb} {version} ({cause}): {kept}; "
+            "run the same command again through the writer URL (after a failover it "
+            "reaches the new primary) and it carries on from what the database recorded")
+
+
 class MigrationEdited(WatotoError):
     """An applied migration's file changed since it was applied."""
 
@@ -163,6 +177,13 @@ class PitrError(WatotoError):
 class RecoveryFailed(WatotoError):
     """A recovery drill ran and recovery did not reach its target (e.g. a missing WAL segment):
     a finding about the backups, so exit 2 like any check that found a problem."""
+
+    exit_code = EXIT_DIFFERENCES
+
+
+class FailoverFinding(WatotoError):
+    """A failover drill ran and found a problem: acknowledged writes lost, or writes that
+    never came back within the wait. A finding about the cluster, so exit 2."""
 
     exit_code = EXIT_DIFFERENCES
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from . import sources
 from .errors import (
     BadConfig,
+    ConnectionLost,
     LockNotAcquired,
     MigrationBlocked,
     MigrationEdited,
@@ -482,6 +483,8 @@ class _Runner:
         except psycopg.Error as exc:
             if exc.sqlstate == LOCK_NOT_AVAILABLE:
                 raise _LockTimeout(_failed_statement(exc)) from exc
+            if self.conn.broken:
+                raise ConnectionLost(m.version, direction, one_line(exc), True) from exc
             raise MigrationFailed(m.version, direction, one_line(exc)) from exc
 
     def _statements_done(self, m: MigrationFile) -> int:
@@ -523,6 +526,8 @@ class _Runner:
         except psycopg.Error as exc:
             if exc.sqlstate == LOCK_NOT_AVAILABLE:
                 raise _LockTimeout(_failed_statement(exc)) from exc
+            if self.conn.broken:
+                raise ConnectionLost(m.version, direction, one_line(exc), False) from exc
             raise MigrationFailed(
                 m.version, direction,
                 one_line(exc) + " (statements before it stay applied; `status` shows the "

@@ -26,7 +26,8 @@ def wait_for_standbys(conn: psycopg.Connection[Any], timeout: float,
                       after: str | None = None) -> list[str]:
     """Wait until every standby connected to the primary has replayed its current LSN.
 
-    Returns the standbys waited for (none connected: returns at once). Raises
+    A physical replication slot that no standby streams from counts as a standby that is
+    down. Returns the standbys waited for (none: returns at once). Raises
     ``StandbyBehind`` (exit 3) naming the ones still behind when ``timeout`` runs out; what
     was committed stays committed.
     """
@@ -41,6 +42,13 @@ def wait_for_standbys(conn: psycopg.Connection[Any], timeout: float,
             "pg_wal_lsn_diff(%s::pg_lsn, replay_lsn), state FROM pg_stat_replication",
             (lsn, lsn)).fetchall()
         behind = [(name, lag, state) for name, caught, lag, state in rows if not caught]
+        # A physical slot nobody streams from is a standby that is down (or a WAL
+        # consumer gone): it has not replayed anything since, so it is waited for too.
+        behind += [(f"slot {slot}", lag, "not connected") for slot, lag in conn.execute(
+            "SELECT slot_name, pg_wal_lsn_diff(%s::pg_lsn, restart_lsn) "
+            "FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active "
+            "AND restart_lsn IS NOT NULL AND restart_lsn < %s::pg_lsn",
+            (lsn, lsn)).fetchall()]
         if not behind:
             return [r[0] for r in rows]
         if time.monotonic() >= deadline:

@@ -31,8 +31,8 @@ class ReportedError(click.ClickException):
 class WatotoGroup(click.Group):
     """The root group: the one place where errors become a line and an exit status.
 
-    Usage errors (an unknown option, a missing value) exit 1 like every other error:
-    Click's own status for them, 2, means "a check found differences" here.
+    Usage errors (an unknown option, a missing value) are one line and exit 1 like every
+    other error: Click's own status for them, 2, means "a check found differences" here.
     """
 
     def make_context(self, info_name: str | None, args: list[str],
@@ -40,15 +40,13 @@ class WatotoGroup(click.Group):
         try:
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:  # the root's own options
-            exc.exit_code = EXIT_ERROR  # type: ignore[misc]
-            raise
+            raise _usage(exc) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:  # a subcommand's options, or raised by a command
-            exc.exit_code = EXIT_ERROR  # type: ignore[misc]
-            raise
+            raise _usage(exc) from exc
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except WatotoError as exc:
@@ -62,6 +60,12 @@ class WatotoGroup(click.Group):
                 raise _report(ctx, f"database error: {exc}", EXIT_ERROR) from exc
             # a bug: still one line unless --debug
             raise _report(ctx, f"internal error: {type(exc).__name__}: {exc}", EXIT_ERROR) from exc
+
+
+def _usage(exc: click.UsageError) -> ReportedError:
+    """A usage error as one line, like every other error, and exit 1."""
+    where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return ReportedError(exc.format_message().rstrip(".") + where, EXIT_ERROR)
 
 
 def _report(ctx: click.Context, message: str, code: int) -> ReportedError:

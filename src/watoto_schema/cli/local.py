@@ -151,3 +151,60 @@ def destroy(app: AppContext, yes: bool) -> None:
     destroy_cluster(cluster)
     app.out.document({"destroyed": str(cluster.root)})
     app.out.line(f"deleted {cluster.root}")
+
+
+@local.group()
+def drill() -> None:
+    """Drills on the local cluster (they break it on purpose; local clusters only)."""
+
+
+@drill.command()
+@click.option("--writes-per-second", type=click.FloatRange(min=1, max=1000), default=50,
+              show_default=True, help="Rate of the writer's sequence-numbered inserts.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120, show_default=True,
+              help="Seconds to wait for writes to succeed again after the kill.")
+@click.option("--no-rejoin", is_flag=True, help="Leave the killed node down afterwards.")
+@pass_app
+def failover(app: AppContext, writes_per_second: float, timeout: float,
+             no_rejoin: bool) -> None:
+    """Kill the primary under writes; report recovery time and lost acknowledged rows.
+
+    Exit 2 when acknowledged rows were lost, writes did not come back within --timeout, or
+    the killed node did not rejoin as a standby.
+    Refused (exit 3) on anything but the local --ha formation in ./.watoto.
+    """
+    from ..errors import FailoverFinding, Refused
+    from ..local import default_cluster
+    from ..local.drill import failover_drill
+
+    if app.dsn is not None:
+        raise Refused("the failover drill kills a primary: it runs only on the local --ha "
+                      "cluster in ./.watoto, never on a --dsn target")
+    report = failover_drill(default_cluster(), writes_per_second=writes_per_second,
+                            timeout=timeout, rejoin=not no_rejoin, on_event=app.out.note)
+    app.out.document(asdict(report))
+    recovery = (f"{report.recovery_seconds:.1f}s" if report.recovery_seconds is not None
+                else f"not within {timeout:g}s")
+    app.out.line(f"failover drill ({report.detection} detection, {report.replication} "
+                 f"replication): {report.old_primary} killed, "
+                 f"{report.new_primary or 'no node'} took over")
+    app.out.line(f"  recovery time (kill to first successful write): {recovery}")
+    app.out.line(f"  acknowledged writes: {report.acknowledged}, lost: {len(report.lost)}"
+                 + (f" (seq {', '.join(map(str, report.lost[:10]))}"
+                    f"{' ...' if len(report.lost) > 10 else ''})" if report.lost else ""))
+    app.out.line(f"  in doubt (failed with the connection): {report.in_doubt}, of which "
+                 f"{report.in_doubt_present} reached the new primary")
+    if report.rejoin_seconds is not None:
+        app.out.line(f"  {report.old_primary} rejoined as a standby in "
+                     f"{report.rejoin_seconds:.1f}s")
+    if report.recovery_seconds is None:
+        raise FailoverFinding(f"writes did not succeed again within {timeout:g}s of killing "
+                              f"{report.old_primary}")
+    if report.rejoin_error is not None:
+        app.out.line(f"  {report.old_primary} did not rejoin: {report.rejoin_error}")
+    if report.lost:
+        raise FailoverFinding(f"{len(report.lost)} acknowledged write(s) lost by the "
+                              f"failover ({report.replication} replication)")
+    if report.rejoin_error is not None:
+        raise FailoverFinding(f"{report.old_primary} did not rejoin as a standby: "
+                              f"{report.rejoin_error}")

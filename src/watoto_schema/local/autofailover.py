@@ -93,19 +93,23 @@ def _autoctl(root: Path, args: list[str], timeout: float = 180) -> str:
 
 
 def _launch(root: Path, node: NodeSpec, args: list[str]) -> int:
-    """Start a ``pg_autoctl`` supervisor in its own session; return its pid."""
+    """Start a ``pg_autoctl`` supervisor in a session of its own; return its pid.
+
+    It is not our child: a shell starts it in the background through ``setsid`` and exits,
+    so init reaps it when it dies (a child of a long-lived caller, such as a test run,
+    would stay a zombie that pg_autoctl's own pidfile check takes for a running keeper).
+    """
     import shutil
 
     exe = shutil.which("pg_autoctl") or str(find_bindir() / "pg_autoctl")
     user = _unprivileged_user()
-    log = (root / node.path / "pg_autoctl.log").open("ab")
-    try:
-        proc = subprocess.Popen([exe, *args], stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=root, start_new_session=True,
-                                env=_env(root, find_bindir(), user), **_as_user(user))
-    finally:
-        log.close()
-    return proc.pid
+    log = root / node.path / "pg_autoctl.log"
+    proc = subprocess.run(
+        ["/bin/sh", "-c", 'log="$1"; shift; setsid "$@" >>"$log" 2>&1 </dev/null & echo $!',
+         "sh", str(log), exe, *args],
+        capture_output=True, text=True, cwd=root, env=_env(root, find_bindir(), user),
+        check=True, **_as_user(user))
+    return int(proc.stdout.strip())
 
 
 def _append_settings(pgdata: Path, settings: dict[str, str]) -> None:
@@ -302,12 +306,27 @@ def _restart(cluster: LocalCluster, topology: Topology, timeout: float) -> Topol
     assert monitor is not None
     for spec in [monitor, *topology.nodes]:
         if spec.pid is None or not process_alive(spec.pid):
+            _remove_stale_pidfile(root, spec)
             spec.pid = _launch(root, spec, ["run", "--pgdata", str(root / spec.path / "pgdata")])
             topology.save(root)
         if spec is monitor:
             _wait_monitor(topology, timeout)
     _wait_stable(topology, len(topology.nodes), timeout)
     return topology
+
+
+def _remove_stale_pidfile(root: Path, spec: NodeSpec) -> None:
+    """Delete the pidfile of a supervisor that was killed: while its process is a zombie
+    (its parent has not reaped it yet), a new ``pg_autoctl run`` takes it for running."""
+    pgdata = (root / spec.path / "pgdata").absolute()
+    pidfile = root / "autoctl" / "run" / "pg_autoctl" / str(pgdata).lstrip("/") / \
+        "pg_autoctl.pid"
+    try:
+        pid = int(pidfile.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return
+    if not process_alive(pid):
+        pidfile.unlink(missing_ok=True)
 
 
 def stop_formation(cluster: LocalCluster, topology: Topology, timeout: float = 60) -> None:
