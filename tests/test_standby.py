@@ -156,3 +156,33 @@ def test_concurrent_builds_wait_while_a_standby_lags(
                             ).fetchone() == (True,)
     assert_one_line_error(run("migrate", "--max-replica-lag", "lots", "--dsn",
                               primary.conninfo))
+
+
+def test_maintenance_pauses_its_heavy_operations_while_a_standby_lags(
+        primary_and_standby: tuple[Target, Target, LocalCluster], standby: Target) -> None:
+    primary = primary_and_standby[0]
+    dsn = ["--dsn", primary.conninfo]
+    with psycopg.connect(standby.conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    try:
+        with psycopg.connect(primary.conninfo, autocommit=True) as conn:  # ~3 MB of WAL
+            conn.execute("CREATE TABLE wal_ballast AS SELECT g FROM generate_series(1, 50000) g")
+        lagging = run("maintain", "vacuum", "--table", "courses", "--max-replica-lag", "100kB",
+                      "--replica-lag-wait", "1s", *dsn)
+        assert lagging.exit_code == 3, lagging.output
+        waiting, line = lagging.stderr.strip().splitlines()  # a note while it waits, the error
+        assert waiting.startswith("waiting before VACUUM")
+        assert "lag more than --max-replica-lag before VACUUM" in line
+        assert "0 of 1 operation(s) had run" in line
+        # ANALYZE writes little WAL: it does not wait.
+        analyzed = run("maintain", "analyze", "--table", "courses", "--max-replica-lag",
+                       "100kB", "--replica-lag-wait", "1s", *dsn)
+        assert analyzed.exit_code == 0, analyzed.output
+    finally:
+        with psycopg.connect(standby.conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_resume()")
+    vacuumed = run("maintain", "vacuum", "--table", "courses", "--max-replica-lag", "100kB",
+                   *dsn)
+    assert vacuumed.exit_code == 0, vacuumed.output
+    with psycopg.connect(primary.conninfo, autocommit=True) as conn:
+        conn.execute("DROP TABLE wal_ballast")

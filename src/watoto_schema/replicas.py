@@ -86,12 +86,37 @@ def wait_while_lagging(conn: psycopg.Connection[Any], *, max_bytes: float | None
         names = "; ".join(f"{n} ({int(b)} bytes, {s:.1f}s behind)" for n, b, s in lagging)
         if time.monotonic() >= deadline:
             raise StandbyBehind(f"standbys lag more than --max-replica-lag{before} after "
-                                f"waiting {timeout:g}s: {names}; nothing more was run (the "
-                                "next migrate resumes here)")
+                                f"waiting {timeout:g}s: {names}; nothing more was run (re-run "
+                                "when they have caught up: it carries on from there)")
         if not told and on_wait is not None:
             on_wait(f"waiting{before}: {names}")
             told = True
         time.sleep(0.2)
+
+
+def parse_seconds(value: str, option: str) -> float:
+    """Seconds of a duration like 30, 30s, 2min, 1h."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|min|h)?\s*", value)
+    if not match:
+        raise BadConfig(f"{option} {value!r}: use e.g. 30s, 2min, 1h")
+    return float(match.group(1)) * {"s": 1, None: 1, "min": 60, "h": 3600}[match.group(2)]
+
+
+def parse_lag_limit(value: str) -> tuple[float | None, float | None]:
+    """``--max-replica-lag``: (bytes, None) for 64MB / 512kB / 1GB, (None, seconds) for 30s."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|kB|MB|GB)\s*", value)
+    if match:
+        unit = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3}[match.group(2)]
+        return float(match.group(1)) * unit, None
+    try:
+        return None, parse_seconds(value, "--max-replica-lag")
+    except BadConfig:
+        raise BadConfig(f"--max-replica-lag {value!r}: use bytes (64MB, 512kB) or seconds "
+                        "(30s, 2min)") from None
 
 
 @dataclass

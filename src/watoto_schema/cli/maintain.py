@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -87,6 +88,12 @@ def _run_options(func: Any) -> Any:
                      help="How long to wait for another maintenance run, then exit 3."),
         click.option("--dry-run", is_flag=True,
                      help="Print the statements and the lock each takes; change nothing."),
+        click.option("--max-replica-lag", "max_lag", metavar="LIMIT",
+                     help="Before each VACUUM or REINDEX, wait while a standby lags more than "
+                     "LIMIT: bytes (64MB) or seconds (30s)."),
+        click.option("--replica-lag-wait", "lag_wait", default="10min", show_default=True,
+                     metavar="DURATION",
+                     help="How long to wait for lagging standbys, then stop with exit 3."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -95,15 +102,25 @@ def _run_options(func: Any) -> Any:
 
 def _options(jobs: int, lock_timeout: str, statement_timeout: str, cost_delay: str,
              retries: int, wait: bool, lock_wait: float, dry_run: bool,
-             allow_vacuum_full: bool = False) -> RunOptions:
+             max_lag: str | None, lag_wait: str, allow_vacuum_full: bool = False,
+             note: Callable[[str], None] | None = None) -> RunOptions:
     from ..maintenance import RunOptions
     from ..sources import duration
 
-    return RunOptions(jobs=jobs, lock_timeout=duration(lock_timeout, "--lock-timeout"),
-                      statement_timeout=duration(statement_timeout, "--statement-timeout"),
-                      cost_delay=duration(cost_delay, "--cost-delay"), retries=retries,
-                      lock_wait=None if wait else lock_wait, dry_run=dry_run,
-                      allow_vacuum_full=allow_vacuum_full)
+    options = RunOptions(jobs=jobs, lock_timeout=duration(lock_timeout, "--lock-timeout"),
+                         statement_timeout=duration(statement_timeout, "--statement-timeout"),
+                         cost_delay=duration(cost_delay, "--cost-delay"), retries=retries,
+                         lock_wait=None if wait else lock_wait, dry_run=dry_run,
+                         allow_vacuum_full=allow_vacuum_full)
+    if max_lag is not None:
+        from ..replicas import parse_lag_limit, parse_seconds, wait_while_lagging
+
+        limit_bytes, limit_seconds = parse_lag_limit(max_lag)
+        timeout = parse_seconds(lag_wait, "--replica-lag-wait")
+        options.before_heavy = lambda conn, task: wait_while_lagging(
+            conn, max_bytes=limit_bytes, max_seconds=limit_seconds, timeout=timeout,
+            before=f" before {task.title}", on_wait=note)
+    return options
 
 
 def _plan(app: AppContext, exact: bool, create_extension: bool, dry_run: bool,
@@ -153,15 +170,18 @@ def plan_command(app: AppContext, /, exact: bool, create_extension: bool,
 @pass_app
 def run_command(app: AppContext, /, exact: bool, create_extension: bool, jobs: int,
                 lock_timeout: str, statement_timeout: str, cost_delay: str, retries: int,
-                wait: bool, lock_wait: float, dry_run: bool, **thresholds: Any) -> None:
+                wait: bool, lock_wait: float, dry_run: bool, max_lag: str | None,
+                lag_wait: str, **thresholds: Any) -> None:
     """Plan, then run what the plan lists, with a progress bar per operation.
 
     Each statement runs in autocommit under lock_timeout and is retried with backoff;
     VACUUM, ANALYZE and the concurrent index operations let reads and writes go on.
     A summary table says what ran, how long it took and the sizes before and after.
+    With --max-replica-lag, each VACUUM and REINDEX first waits while a standby lags more
+    than the limit (they write much WAL); when the wait runs out the run stops, exit 3.
     """
     options = _options(jobs, lock_timeout, statement_timeout, cost_delay, retries, wait,
-                       lock_wait, dry_run)
+                       lock_wait, dry_run, max_lag, lag_wait, note=app.out.note)
     result = _plan(app, exact, create_extension, dry_run, **thresholds)
     for finding in result.advice:
         app.out.note(f"advice: {finding.schema}.{finding.relation}: {finding.reason}")
@@ -183,7 +203,7 @@ def analyze(app: AppContext, /, tables: tuple[str, ...], **run: Any) -> None:
     """
     from .. import maintenance as lib
 
-    _execute(app, lib.analyze_tasks(app.target(), tables), _options(**run))
+    _execute(app, lib.analyze_tasks(app.target(), tables), _options(**run, note=app.out.note))
 
 
 @maintain.command()
@@ -208,7 +228,7 @@ def vacuum(app: AppContext, /, tables: tuple[str, ...], with_analyze: bool, free
     """
     from .. import maintenance as lib
 
-    options = _options(**run, allow_vacuum_full=full and yes)
+    options = _options(**run, allow_vacuum_full=full and yes, note=app.out.note)
     tasks = lib.vacuum_tasks(app.target(), tables, full=full, freeze=freeze,
                              analyze=with_analyze)
     if full and (yes or options.dry_run):
@@ -235,7 +255,8 @@ def reindex(app: AppContext, /, tables: tuple[str, ...], indexes: tuple[str, ...
     """
     from .. import maintenance as lib
 
-    _execute(app, lib.reindex_tasks(app.target(), tables, indexes), _options(**run))
+    _execute(app, lib.reindex_tasks(app.target(), tables, indexes),
+             _options(**run, note=app.out.note))
 
 
 # -- rendering -------------------------------------------------------------------------------

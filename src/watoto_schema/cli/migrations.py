@@ -35,35 +35,6 @@ def _run_options(func: Any) -> Any:
     return func
 
 
-def _seconds(value: str, option: str) -> float:
-    """Seconds of a duration like 30, 30s, 2min, 1h."""
-    import re
-
-    from ..errors import BadConfig
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|min|h)?\s*", value)
-    if not match:
-        raise BadConfig(f"{option} {value!r}: use e.g. 30s, 2min, 1h")
-    return float(match.group(1)) * {"s": 1, None: 1, "min": 60, "h": 3600}[match.group(2)]
-
-
-def _lag_limit(value: str) -> tuple[float | None, float | None]:
-    """``--max-replica-lag``: (bytes, None) for 64MB / 512kB / 1GB, (None, seconds) for 30s."""
-    import re
-
-    from ..errors import BadConfig
-
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|kB|MB|GB)\s*", value)
-    if match:
-        unit = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3}[match.group(2)]
-        return float(match.group(1)) * unit, None
-    try:
-        return None, _seconds(value, "--max-replica-lag")
-    except BadConfig:
-        raise BadConfig(f"--max-replica-lag {value!r}: use bytes (64MB, 512kB) or seconds "
-                        "(30s, 2min)") from None
-
-
 def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
              retries: int) -> RunOptions:
     from ..migrate import RunOptions
@@ -109,17 +80,17 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
     target = app.writable_target(dry_run)
     options = _options(**run)
     if wait_replicas is not None:
-        from ..replicas import wait_for_standbys
+        from ..replicas import parse_seconds, wait_for_standbys
 
-        seconds = _seconds(wait_replicas, "--wait-replicas")
+        seconds = parse_seconds(wait_replicas, "--wait-replicas")
         options.after_each = lambda conn, version: app.out.note(
             f"{version}: replayed by {len(wait_for_standbys(conn, seconds, version))} "
             "standby(s)")
     if max_lag is not None:
-        from ..replicas import wait_while_lagging
+        from ..replicas import parse_lag_limit, parse_seconds, wait_while_lagging
 
-        limit_bytes, limit_seconds = _lag_limit(max_lag)
-        wait = _seconds(lag_wait, "--replica-lag-wait")
+        limit_bytes, limit_seconds = parse_lag_limit(max_lag)
+        wait = parse_seconds(lag_wait, "--replica-lag-wait")
         options.before_concurrent = lambda conn, version: wait_while_lagging(
             conn, max_bytes=limit_bytes, max_seconds=limit_seconds, timeout=wait,
             before=f" before a statement of {version}", on_wait=app.out.note)

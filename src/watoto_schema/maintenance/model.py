@@ -4,6 +4,7 @@ progress events and the run's summary; and the locks each statement takes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from ..errors import (
 from ..retry import LOCK_NOT_AVAILABLE
 
 if TYPE_CHECKING:
-    pass
+    import psycopg
 
 # pg_advisory_lock(classid, objid): the migration lock is (LOCK_CLASS, 1); maintenance runs
 # serialise on (LOCK_CLASS, 2), so a migration and a maintenance run never wait on each other.
@@ -158,6 +159,10 @@ class RunOptions:
     cost_delay: str = "2ms"
     dry_run: bool = False
     allow_vacuum_full: bool = False
+    # Called on the worker's connection before each operation that writes much WAL (all
+    # but ANALYZE), e.g. waiting while the standbys lag; an error it raises stops the run:
+    # nothing more starts, what ran stays done.
+    before_heavy: Callable[[psycopg.Connection[Any], Task], None] | None = None
 
 
 @dataclass

@@ -125,6 +125,10 @@ def run(target: Target, plan_or_tasks: MaintenancePlan | Sequence[Task],
                 notes.append(f"only {opened} of {jobs} worker connection(s) could be opened")
     finally:
         main.close()
+    if runner.refusal is not None:
+        done = sum(op.status == "done" for op in operations)
+        raise type(runner.refusal)(f"{runner.refusal} ({done} of {len(operations)} "
+                                   "operation(s) had run)")
     return RunSummary(target.display, False, jobs, operations, notes,
                       time.monotonic() - started)
 
@@ -195,6 +199,7 @@ class _Runner:
         self.stop = threading.Event()
         self.results: list[Operation | None] = [None] * len(tasks)
         self.busy: dict[int, int] = {}  # backend pid -> task index (for progress)
+        self.refusal: WatotoError | None = None  # what stopped the run (before_heavy)
 
     def run(self, jobs: int) -> tuple[list[Operation], int]:
         conns = [self.main]
@@ -291,6 +296,16 @@ class _Runner:
             op.status, op.error = "skipped", skip
             self.emit(ProgressEvent("skipped", index, task, message=skip))
             return op
+        if self.options.before_heavy is not None and task.action != "analyze":
+            try:
+                self.options.before_heavy(conn, task)
+            except WatotoError as exc:  # e.g. standbys still lagging: stop the whole run
+                self.refusal = self.refusal or exc
+                self.stop.set()
+                with self.cond:
+                    self.cond.notify_all()
+                op.status, op.error = "not run", str(exc)
+                return op
         op.size_before = _size(conn, task)
         pid = conn.info.backend_pid
         self.busy[pid] = index
