@@ -10,6 +10,7 @@ import click
 from .context import AppContext
 
 if TYPE_CHECKING:
+    from ..lint import LintReport
     from ..migrate import RunOptions, RunResult
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -91,15 +92,20 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
               "seconds (30s).")
 @click.option("--replica-lag-wait", "lag_wait", default="10min", show_default=True,
               metavar="DURATION", help="How long to wait for lagging standbys, then exit 3.")
+@click.option("--allow-unsafe", is_flag=True,
+              help="Apply even when `lint` finds error-level problems in the pending "
+              "migrations (otherwise exit 3 naming them).")
 @_run_options
 @pass_app
 def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
             wait_replicas: str | None, max_lag: str | None, lag_wait: str,
-            **run: Any) -> None:
+            allow_unsafe: bool, **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
-    or is missing, or when the migration lock or a table lock cannot be had in time.
+    or is missing, when the migration lock or a table lock cannot be had in time, or when
+    `lint` finds error-level problems in what it would apply (--allow-unsafe; --dry-run
+    shows the findings with the SQL).
     A partially applied non-transactional migration is resumed. When migrations were
     applied, the partitions of sql/partitions.toml are then premade up to their horizon
     (`partitions ensure`), so the database is ready and in sync; --no-premake skips that.
@@ -108,6 +114,7 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
 
     target = app.writable_target(dry_run)
     options = _options(**run)
+    findings = _lint_gate(app, target, to, dry_run, allow_unsafe)
     if wait_replicas is not None:
         from ..replicas import wait_for_standbys
 
@@ -137,7 +144,25 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
                         f"failed: {exc} (run `partitions ensure`, or migrate --no-premake)",)
             raise
         premade = [a.partition for a in ensured.actions if a.what in ("create", "move+attach")]
-    _render_run(app, result, premade)
+    _render_run(app, result, premade, findings)
+
+
+def _lint_gate(app: AppContext, target: Any, to: str | None, dry_run: bool,
+               allow_unsafe: bool) -> LintReport:
+    """Lint what the run would apply; refuse (exit 3) error-level findings unless allowed."""
+    from ..lint.gate import check_pending, refuse_unsafe
+    from .lint import settings
+
+    report = check_pending(target, app.extra_dirs, to, settings(app))
+    for error in report.syntax_errors:  # the server has the last word on its grammar
+        app.out.note(f"lint: {error} (not checked)")
+    if not dry_run and not allow_unsafe:
+        refuse_unsafe(report)
+    if report.findings and not dry_run:
+        app.out.note(f"lint: {report.summary()}" + (
+            ", applied anyway (--allow-unsafe)" if report.errors else "")
+            + "; `watoto-schema lint` shows them")
+    return report
 
 
 @click.command()
@@ -166,16 +191,28 @@ _VERBS = {"apply": "applied", "rollback": "rolled back", "repair": "re-recorded"
           "baseline": "baselined"}
 
 
-def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = None) -> None:
+def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = None,
+                findings: LintReport | None = None) -> None:
     verb = _VERBS[result.direction]
     if result.sql is not None:
-        app.out.document({"direction": result.direction, "target": result.target,
-                          "dry_run": True, "versions": result.done, "sql": result.sql})
+        doc: dict[str, Any] = {"direction": result.direction, "target": result.target,
+                               "dry_run": True, "versions": result.done, "sql": result.sql}
+        if findings is not None:
+            doc["lint"] = [f.as_dict() for f in findings.findings]
+        app.out.document(doc)
+        if findings is not None and findings.findings:
+            from ..lint.report import compiler_lines
+
+            app.out.raw("".join(f"-- lint: {line}\n" for f in findings.findings
+                                for line in compiler_lines(f, indent="  ")))
+            if findings.errors:
+                app.out.raw(f"-- lint: migrate would refuse these {len(findings.errors)} "
+                            "error(s) without --allow-unsafe\n\n")
         app.out.raw(result.sql)
         return
-    doc: dict[str, Any] = {"direction": result.direction, "target": result.target,
-                           "dry_run": False, "versions": result.done, "retries": result.retries,
-                           "seconds": round(result.seconds, 3)}
+    doc = {"direction": result.direction, "target": result.target, "dry_run": False,
+           "versions": result.done, "retries": result.retries,
+           "seconds": round(result.seconds, 3)}
     if premade is not None:
         doc["premade_partitions"] = premade
     app.out.document(doc)
