@@ -95,8 +95,8 @@ def _render(app: AppContext, report: LintReport, source: str, fmt: str) -> None:
         return
     for finding in report.findings:
         app.out.raw("\n".join(compiler_lines(finding)) + "\n")
-    if not report.files:
+    if report.files:
+        app.out.raw(f"{report.summary()}\n")
+    elif not report.syntax_errors:
         app.out.raw("Nothing to lint: no pending migrations.\n" if source == "pending"
                     else "Nothing to lint.\n")
-    else:
-        app.out.raw(f"{report.summary()}\n")

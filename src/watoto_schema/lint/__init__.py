@@ -123,8 +123,8 @@ def lint_files(paths: Sequence[Path], dirs: Sequence[Path] = (),
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise BadConfig(f"{path}: {exc.strerror or exc}") from exc
-            transactional = sources.directives(text).get("transactional", "true").lower()
-            queue.append((path, text, transactional != "false", True))
+            header = sources.directives(text).get("transactional", "true").lower()
+            queue.append((path, text, header != "false", True))
     for path, text, transactional, judge in queue:
         try:
             parsed = parse(path, text, transactional)

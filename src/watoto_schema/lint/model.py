@@ -95,9 +95,7 @@ def is_rewrite_free_change(old: Type | None, new: Type) -> bool:
         return old_scale == new_scale and _wider(old.mods[0], new.mods[0])
     if old.name == new.name and old.name in ("varbit", "bit varying"):
         return not new.mods or (bool(old.mods) and _wider(old.mods[0], new.mods[0]))
-    if old.name == "cidr" and new.name == "inet":
-        return True
-    return False
+    return old.name == "cidr" and new.name == "inet"
 
 
 def _wider(old: int | None, new: int | None) -> bool:

@@ -285,12 +285,13 @@ class Walker:
                 self._report("bad-allow", f"this allow comment {problem}")
 
     def _integer_id(self, table: Table, column: Any) -> None:
-        """integer-id for a new column: a serial, or an int/smallint identity or primary key."""
+        """integer-id for a new column: a serial, an int/smallint identity, or an int/smallint
+        primary key named ``id`` (a natural key such as a grade number does not grow)."""
         if column.typeName is None:
             return
         kind = type_of(column.typeName)
         identity = any(_enum(c.contype) == "CONSTR_IDENTITY" for c in column.constraints or ())
-        key = table.primary_key == (column.colname,)
+        key = table.primary_key == (column.colname,) and column.colname == "id"
         if kind.name in INTEGER_TYPES and (kind.name in SERIAL_TYPES or identity or key):
             self._report("integer-id", f"id {table.name}.{column.colname} is {kind.name}: it "
                          f"overflows after {INTEGER_TYPES[kind.name]:,}")
@@ -387,11 +388,11 @@ class Walker:
             if _kind(expr) == "NullTest" and _enum(expr.nulltesttype) == "IS_NOT_NULL" \
                     and _kind(expr.arg) == "ColumnRef":
                 not_null_of = expr.arg.fields[-1].sval
-            columns = frozenset(n.fields[-1].sval for n in _walk(expr)
-                                if _kind(n) == "ColumnRef" and hasattr(n.fields[-1], "sval"))
+            referenced = frozenset(n.fields[-1].sval for n in _walk(expr)
+                                   if _kind(n) == "ColumnRef" and hasattr(n.fields[-1], "sval"))
             table.checks.append(Check(constraint.conname, not_null_of,
                                       validated=new_table or not constraint.skip_validation,
-                                      columns=columns))
+                                      columns=referenced))
 
     def _index_columns(self, index: str) -> tuple[str, ...] | None:
         table = self.schema.tables.get(self.schema.index_table.get(index, ""))
@@ -658,20 +659,20 @@ class Walker:
                 self._report("rename-column", f"renames column {name}.{node.subname} to "
                              f"{node.newname}: the running application's queries fail",
                              "ACCESS EXCLUSIVE", name)
-            table = self.schema.tables.get(name)
-            if table is not None and node.subname in table.columns:
-                column = table.columns.pop(node.subname)
+            renamed = self.schema.tables.get(name)
+            if renamed is not None and node.subname in renamed.columns:
+                column = renamed.columns.pop(node.subname)
                 column.name = node.newname
-                table.columns[node.newname] = column
+                renamed.columns[node.newname] = column
         elif kind == "OBJECT_INDEX":
             old = name_of(node.relation)
             if old in self.schema.index_table:
                 owner = self.schema.index_table.pop(old)
                 self.schema.index_table[node.newname] = owner
                 self.schema.index_origin[node.newname] = self.schema.index_origin.pop(old, "")
-                table = self.schema.tables.get(owner)
-                if table is not None and old in table.indexes:
-                    table.indexes[node.newname] = table.indexes.pop(old)
+                indexed = self.schema.tables.get(owner)
+                if indexed is not None and old in indexed.indexes:
+                    indexed.indexes[node.newname] = indexed.indexes.pop(old)
 
     def _on_DropStmt(self, node: Any) -> None:
         kind = _enum(node.removeType)
