@@ -208,7 +208,7 @@ def test_migrate_applies_safe_rewrites_and_warnings(db: Target, folder: Path) ->
     write(folder, "1002_notes", WARNING_ONLY.replace(HEAD, "1001_index"))
     result = run("migrate", "--dsn", db.conninfo, "--migrations", "migrations")
     assert result.exit_code == 0, result.output
-    assert "lint: 0 error(s), 1 warning(s)" in result.stderr
+    assert "lint" not in result.stderr  # warnings do not hold up a run, nor clutter it
     assert q(db, "SELECT to_regclass('notes') IS NOT NULL") == [(True,)]
 
 

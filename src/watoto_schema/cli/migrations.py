@@ -158,10 +158,8 @@ def _lint_gate(app: AppContext, target: Any, to: str | None, dry_run: bool,
         app.out.note(f"lint: {error} (not checked)")
     if not dry_run and not allow_unsafe:
         refuse_unsafe(report)
-    if report.findings and not dry_run:
-        app.out.note(f"lint: {report.summary()}" + (
-            ", applied anyway (--allow-unsafe)" if report.errors else "")
-            + "; `watoto-schema lint` shows them")
+    if report.errors and not dry_run:  # warnings stay quiet here: `lint` shows them
+        app.out.note(f"lint: {report.summary()}; applying anyway (--allow-unsafe)")
     return report
 
 
