@@ -632,6 +632,19 @@ class Walker:
                          "ACCESS EXCLUSIVE", partition_name)
         partition.partition_of = table.name
 
+    def _on_AlterDomainStmt(self, node: Any) -> None:
+        name = dotted(node.typeName)
+        constraint = node.def_
+        if node.subtype == "C" and constraint is not None and \
+                _enum(constraint.contype) == "CONSTR_CHECK" and not constraint.skip_validation \
+                and self.schema.others.get(f"type:{name}") != self._origin:
+            self._report("constraint-not-valid",
+                         f"ALTER DOMAIN {name} ADD CHECK checks every column of that domain in "
+                         "every table, under a SHARE lock on each", "SHARE",
+                         f"the tables using {name}",
+                         "ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later "
+                         "migration")
+
     # -- RENAME, DROP, TRUNCATE --------------------------------------------------------------
 
     def _on_RenameStmt(self, node: Any) -> None:
