@@ -76,55 +76,26 @@ def _report(walker: Walker, judged: list[ParsedFile], errors: list[SqlSyntaxErro
     return report
 
 
-def lint_migrations(dirs: Sequence[Path], *, only: set[str] | None = None,
-                    settings: LintSettings | None = None) -> LintReport:
-    """Lint the migrations of ``dirs`` (those named in ``only``, else all), in order.
-
-    Every migration is read for context, so a table created by an earlier one is existing.
-    A migration that does not parse is in ``syntax_errors`` (one only read for context is
-    skipped: PostgreSQL accepted it when it was applied).
-    """
+def _read(dirs: Sequence[Path]) -> list[tuple[Path, str, bool]]:
+    """Each SQL migration of ``dirs`` in yoyo's order: path, text, transactional. Lighter than
+    ``sources.read`` (no checksums); Python migrations, which ``migrate`` refuses, are skipped."""
     from .. import sources
 
-    walker = Walker()
-    judged: list[ParsedFile] = []
-    errors: list[SqlSyntaxError] = []
-    for migration in sources.read(dirs):
-        judge = only is None or migration.version in only
-        try:
-            parsed = parse(migration.path, migration.text, migration.transactional)
-        except SqlSyntaxError as exc:
-            if judge:
-                errors.append(exc)
+    found = []
+    for path in sources.paths(dirs):
+        if path.suffix != ".sql":
             continue
-        walker.walk(parsed, judge)
-        if judge:
-            judged.append(parsed)
-    return _report(walker, judged, errors, settings or LintSettings())
+        text = path.read_text(encoding="utf-8")
+        header = sources.directives(text).get("transactional", "true").lower()
+        found.append((path, text, header != "false"))
+    return found
 
 
-def lint_files(paths: Sequence[Path], dirs: Sequence[Path] = (),
-               settings: LintSettings | None = None) -> LintReport:
-    """Lint ``paths``; those in the migration folders ``dirs`` in their place, others as if
-    they came after every migration of ``dirs`` (which are read for context)."""
-    from .. import sources
-
-    wanted = {p.resolve() for p in paths}
-    migrations = sources.read(dirs)
-    in_set = {m.path.resolve() for m in migrations}
+def _walk(queue: Sequence[tuple[Path, str, bool, bool]],
+          settings: LintSettings | None) -> LintReport:
     walker = Walker()
     judged: list[ParsedFile] = []
     errors: list[SqlSyntaxError] = []
-    queue: list[tuple[Path, str, bool, bool]] = [
-        (m.path, m.text, m.transactional, m.path.resolve() in wanted) for m in migrations]
-    for path in paths:
-        if path.resolve() not in in_set:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise BadConfig(f"{path}: {exc.strerror or exc}") from exc
-            header = sources.directives(text).get("transactional", "true").lower()
-            queue.append((path, text, header != "false", True))
     for path, text, transactional, judge in queue:
         try:
             parsed = parse(path, text, transactional)
@@ -136,6 +107,39 @@ def lint_files(paths: Sequence[Path], dirs: Sequence[Path] = (),
         if judge:
             judged.append(parsed)
     return _report(walker, judged, errors, settings or LintSettings())
+
+
+def lint_migrations(dirs: Sequence[Path], *, only: set[str] | None = None,
+                    settings: LintSettings | None = None) -> LintReport:
+    """Lint the migrations of ``dirs`` (those named in ``only``, else all), in order.
+
+    Every migration is read for context, so a table created by an earlier one is existing.
+    A migration that does not parse is in ``syntax_errors`` (one only read for context is
+    skipped: PostgreSQL accepted it when it was applied).
+    """
+    return _walk([(path, text, transactional, only is None or path.stem in only)
+                  for path, text, transactional in _read(dirs)], settings)
+
+
+def lint_files(paths: Sequence[Path], dirs: Sequence[Path] = (),
+               settings: LintSettings | None = None) -> LintReport:
+    """Lint ``paths``; those in the migration folders ``dirs`` in their place, others as if
+    they came after every migration of ``dirs`` (which are read for context)."""
+    from .. import sources
+
+    wanted = {p.resolve() for p in paths}
+    queue = [(path, text, transactional, path.resolve() in wanted)
+             for path, text, transactional in _read(dirs)]
+    in_set = {path.resolve() for path, _, _, _ in queue}
+    for path in paths:
+        if path.resolve() not in in_set:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise BadConfig(f"{path}: {exc.strerror or exc}") from exc
+            header = sources.directives(text).get("transactional", "true").lower()
+            queue.append((path, text, header != "false", True))
+    return _walk(queue, settings)
 
 
 def pending_versions(target: Target, dirs: Sequence[Path], to: str | None = None) -> list[str]:
