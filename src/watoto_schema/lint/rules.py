@@ -160,12 +160,13 @@ RULES: dict[str, Rule] = {r.id: r for r in _RULES}
 
 
 def _walk(node: Any) -> Iterator[Any]:
-    """``node`` and every pglast node below it."""
+    """``node`` and every pglast node below it (pglast's nodes list their fields in
+    ``__slots__``; this module never imports pglast itself, so `migrate` with nothing pending
+    does not pay for it)."""
     if isinstance(node, tuple | list):
         for item in node:
             yield from _walk(item)
-    elif hasattr(type(node), "__slots__") and hasattr(node, "__class__") \
-            and type(node).__module__ == "pglast.ast":
+    elif type(node).__module__ == "pglast.ast":
         yield node
         for attr in type(node).__slots__:
             yield from _walk(getattr(node, attr, None))
