@@ -114,7 +114,7 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
 
     target = app.writable_target(dry_run)
     options = _options(**run)
-    findings = _lint_gate(app, target, to, dry_run, allow_unsafe)
+    findings = _lint_gate(app, options, dry_run, allow_unsafe)
     if wait_replicas is not None:
         from ..replicas import wait_for_standbys
 
@@ -147,20 +147,26 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
     _render_run(app, result, premade, findings)
 
 
-def _lint_gate(app: AppContext, target: Any, to: str | None, dry_run: bool,
+def _lint_gate(app: AppContext, options: RunOptions, dry_run: bool,
                allow_unsafe: bool) -> LintReport:
-    """Lint what the run would apply; refuse (exit 3) error-level findings unless allowed."""
-    from ..lint.gate import check_pending, refuse_unsafe
+    """Have the run lint what it is about to apply (the report fills in when it does) and
+    refuse error-level findings (exit 3) unless --allow-unsafe or --dry-run."""
+    from ..lint import LintReport
+    from ..lint.gate import gate
     from .lint import settings
 
-    report = check_pending(target, app.extra_dirs, to, settings(app))
-    for error in report.syntax_errors:  # the server has the last word on its grammar
-        app.out.note(f"lint: {error} (not checked)")
-    if not dry_run and not allow_unsafe:
-        refuse_unsafe(report)
-    if report.errors and not dry_run:  # warnings stay quiet here: `lint` shows them
-        app.out.note(f"lint: {report.summary()}; applying anyway (--allow-unsafe)")
-    return report
+    found = LintReport()
+
+    def keep(report: LintReport) -> None:
+        found.files, found.findings = report.files, report.findings
+        found.suppressed = report.suppressed
+        for error in report.syntax_errors:  # the server has the last word on its grammar
+            app.out.note(f"lint: {error} (not checked)")
+        if report.errors and allow_unsafe and not dry_run:
+            app.out.note(f"lint: {report.summary()}; applying anyway (--allow-unsafe)")
+
+    options.before_apply = gate(settings(app), not (dry_run or allow_unsafe), keep)
+    return found
 
 
 @click.command()

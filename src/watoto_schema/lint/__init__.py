@@ -21,10 +21,12 @@ from .report import ERROR, WARNING, Finding, LintReport, Suppressed
 from .rules import RULES, Walker
 
 if TYPE_CHECKING:
+    from ..sources import MigrationFile
     from ..target import Target
 
 __all__ = ["ERROR", "RULES", "WARNING", "Finding", "LintReport", "LintSettings",
-           "SqlSyntaxError", "lint_files", "lint_migrations", "pending_versions"]
+           "SqlSyntaxError", "lint_files", "lint_migrations", "lint_sources",
+           "pending_versions"]
 
 LEVELS = ("off", "warning", "error")
 
@@ -119,6 +121,13 @@ def lint_migrations(dirs: Sequence[Path], *, only: set[str] | None = None,
     """
     return _walk([(path, text, transactional, only is None or path.stem in only)
                   for path, text, transactional in _read(dirs)], settings)
+
+
+def lint_sources(files: Sequence[MigrationFile], *, only: set[str] | None = None,
+                 settings: LintSettings | None = None) -> LintReport:
+    """``lint_migrations`` on migrations already read (``sources.read``)."""
+    return _walk([(m.path, m.text, m.transactional, only is None or m.version in only)
+                  for m in files], settings)
 
 
 def lint_files(paths: Sequence[Path], dirs: Sequence[Path] = (),
