@@ -210,8 +210,9 @@ def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = 
             app.out.raw("".join(f"-- lint: {line}\n" for f in findings.findings
                                 for line in compiler_lines(f, indent="  ")))
             if findings.errors:
-                app.out.raw(f"-- lint: migrate would refuse these {len(findings.errors)} "
-                            "error(s) without --allow-unsafe\n\n")
+                app.out.raw(f"-- lint: migrate refuses to apply these migrations "
+                            f"({len(findings.errors)} error(s) above) without --allow-unsafe\n")
+            app.out.raw("\n")
         app.out.raw(result.sql)
         return
     doc = {"direction": result.direction, "target": result.target, "dry_run": False,

@@ -454,7 +454,9 @@ class Walker:
         elif not node.concurrent and existing and node.relation.inh:
             self._report("index-not-concurrently",
                          f"CREATE INDEX on existing table {table_name} blocks its writes for "
-                         "the whole build", "SHARE", table_name)
+                         "the whole build", "SHARE", table_name,
+                         "CREATE INDEX CONCURRENTLY, in a migration headed `-- transactional: "
+                         "false` (migrate resumes it after a failure)")
         table = self._table(table_name)
         columns = tuple(e.name if e.name else "(expression)" for e in node.indexParams or ())
         name = node.idxname or f"{table_name}_{'_'.join(columns)}_idx"
@@ -719,7 +721,9 @@ class Walker:
             on = owner or "its table"
             self._report("index-not-concurrently",
                          f"DROP INDEX {name} waits for and then blocks every query on {on}",
-                         "ACCESS EXCLUSIVE", on)
+                         "ACCESS EXCLUSIVE", on,
+                         "DROP INDEX CONCURRENTLY, in a migration headed `-- transactional: "
+                         "false`")
         if owner is not None:
             self.schema.index_table.pop(name, None)
             table = self.schema.tables.get(owner)
