@@ -62,9 +62,8 @@ def _report(walker: Walker, judged: list[ParsedFile], errors: list[SqlSyntaxErro
             settings: LintSettings) -> LintReport:
     walker.finish()
     report = LintReport(files=[p.path for p in judged], syntax_errors=errors)
-    order = {p.path: i for i, p in enumerate(judged)}
-    for parsed, statement, finding in sorted(
-            walker.findings, key=lambda t: (order.get(t[0].path, 0), t[2].line, t[2].column)):
+    used: set[tuple[int, str]] = set()  # (id of an allow, rule) that suppressed something
+    for parsed, statement, finding in walker.findings:
         level = settings.levels.get(finding.rule, finding.severity)
         if level == "off":
             continue
@@ -72,9 +71,26 @@ def _report(walker: Walker, judged: list[ParsedFile], errors: list[SqlSyntaxErro
         allow = _allowed(statement, parsed, finding.rule) if finding.rule != "bad-allow" \
             else None
         if allow is not None:
+            used.add((id(allow), finding.rule))
             report.suppressed.append(Suppressed(finding, allow.reason))
         else:
             report.findings.append(finding)
+    level = settings.levels.get("bad-allow", RULES["bad-allow"].severity)
+    for parsed in judged if level != "off" else ():
+        for allow in parsed.allows:
+            stale = [r for r in allow.rules if r in RULES and (id(allow), r) not in used
+                     and settings.levels.get(r) != "off"]
+            if stale:
+                report.findings.append(Finding(
+                    "bad-allow", level, parsed.path, allow.line, allow.column,
+                    f"-- lint: allow {', '.join(allow.rules)}",
+                    f"this allow comment's {', '.join(stale)} matches no finding "
+                    f"{'in this file' if allow.file_level else 'on its statement'}: "
+                    "remove it (or move it to the statement it is about)",
+                    RULES["bad-allow"].rewrite))
+    order = {p.path: i for i, p in enumerate(judged)}
+    report.findings.sort(key=lambda f: (order.get(f.path, 0), f.line, f.column))
+    report.suppressed.sort(key=lambda s: (order.get(s.finding.path, 0), s.finding.line))
     return report
 
 

@@ -82,6 +82,16 @@ _RULES = [
          "CHECK constraint implies its bounds",
          "ADD CONSTRAINT ... CHECK (the bounds) NOT VALID and VALIDATE it on the table "
          "first; ATTACH PARTITION then skips the scan; drop the CHECK afterwards"),
+    Rule("rewrite-table", ERROR,
+         "SET LOGGED / SET UNLOGGED / SET TABLESPACE / SET ACCESS METHOD rewrites an existing "
+         "table under ACCESS EXCLUSIVE",
+         "pg_repack (--tablespace), or a maintenance window with an explicit allow"),
+    Rule("detach-partition", ERROR,
+         "DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the partitioned "
+         "table: every query on it waits",
+         "DETACH PARTITION ... CONCURRENTLY in a `-- transactional: false` migration (not "
+         "possible while the table has a DEFAULT partition), or `watoto-schema partitions "
+         "retire`"),
     Rule("vacuum-full", ERROR,
          "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE",
          "pg_repack, or plain VACUUM (`watoto-schema maintain`)"),
@@ -153,7 +163,8 @@ _RULES = [
          "rows scan the referencing table",
          "CREATE INDEX on the referencing columns (CONCURRENTLY on an existing table)"),
     Rule("bad-allow", WARNING,
-         "a `-- lint: allow` comment that names an unknown rule or gives no reason",
+         "a `-- lint: allow` comment that names an unknown rule or none, gives no reason, or "
+         "allows what nothing there raises",
          "`-- lint: allow RULE[, RULE] (the reason)`"),
 ]
 RULES: dict[str, Rule] = {r.id: r for r in _RULES}
@@ -310,6 +321,8 @@ class Walker:
 
     def _on_CreateStmt(self, node: Any) -> str | None:
         name = name_of(node.relation)
+        if node.if_not_exists and name in self.schema.tables:
+            return None  # a no-op: the table stays what (and as old as) it was
         table = Table(name, origin=self._origin)
         if node.partbound is not None and node.inhRelations:
             table.partition_of = name_of(node.inhRelations[0])
@@ -460,6 +473,8 @@ class Walker:
         table = self._table(table_name)
         columns = tuple(e.name if e.name else "(expression)" for e in node.indexParams or ())
         name = node.idxname or f"{table_name}_{'_'.join(columns)}_idx"
+        if node.if_not_exists and name in self.schema.index_table:
+            return
         table.indexes[name] = columns
         if node.unique:
             table.unique.add(name)
@@ -647,6 +662,35 @@ class Walker:
                          f"the tables using {name}",
                          "ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later "
                          "migration")
+
+    def _rewrite(self, table: Table, existing: bool, what: str) -> None:
+        if existing:
+            self._report("rewrite-table", f"{what} rewrites existing table {table.name}",
+                         "ACCESS EXCLUSIVE", table.name)
+
+    def _alter_AT_SetLogged(self, table: Table, cmd: Any, existing: bool) -> None:
+        self._rewrite(table, existing, "SET LOGGED")
+
+    def _alter_AT_SetUnLogged(self, table: Table, cmd: Any, existing: bool) -> None:
+        self._rewrite(table, existing, "SET UNLOGGED")
+
+    def _alter_AT_SetTableSpace(self, table: Table, cmd: Any, existing: bool) -> None:
+        self._rewrite(table, existing, "SET TABLESPACE")
+
+    def _alter_AT_SetAccessMethod(self, table: Table, cmd: Any, existing: bool) -> None:
+        self._rewrite(table, existing, "SET ACCESS METHOD")
+
+    def _alter_AT_DetachPartition(self, table: Table, cmd: Any, existing: bool) -> None:
+        partition = name_of(cmd.def_.name)
+        if cmd.def_.concurrent:
+            self._outside_transaction_only("DETACH PARTITION CONCURRENTLY")
+        elif existing:
+            self._report("detach-partition",
+                         f"DETACH PARTITION {partition} waits for, then blocks, every query on "
+                         f"{table.name}", "ACCESS EXCLUSIVE", table.name)
+        known = self.schema.tables.get(partition)
+        if known is not None:
+            known.partition_of = None
 
     # -- RENAME, DROP, TRUNCATE --------------------------------------------------------------
 
