@@ -63,3 +63,20 @@ def test_narrowing() -> None:
     assert narrows(Type("text"), Type("int4"))
     assert not narrows(Type("int4"), Type("int8"))
     assert not narrows(Type("varchar", (20,)), Type("text"))
+
+
+def test_a_rule_that_fails_is_reported_not_fatal(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from watoto_schema.lint import lint_files
+    from watoto_schema.lint.rules import Walker
+
+    def broken(self: Walker, node: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(Walker, "_on_IndexStmt", broken)
+    path = tmp_path / "m.sql"
+    path.write_text("CREATE INDEX i ON users (email);\nTRUNCATE users;\n")
+    report = lint_files([path])
+    assert [f.rule for f in report.findings] == ["truncate"]
+    assert len(report.not_judged) == 1 and "m.sql:1:1 (KeyError: 'surprise')" in \
+        report.not_judged[0]

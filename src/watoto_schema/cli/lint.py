@@ -86,6 +86,9 @@ def _render(app: AppContext, report: LintReport, source: str, fmt: str) -> None:
     from ..lint.report import compiler_lines, github_line, github_syntax_error
 
     app.out.document({"source": source, **report.as_dict()})
+    for where in report.not_judged:
+        app.out.note(f"lint: a rule failed on the statement at {where}; it was not judged "
+                     "(a bug: please report it)")
     if fmt == "github":
         for finding in report.findings:
             app.out.raw(github_line(finding) + "\n")

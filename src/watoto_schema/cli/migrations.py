@@ -162,6 +162,8 @@ def _lint_gate(app: AppContext, options: RunOptions, dry_run: bool,
         found.suppressed = report.suppressed
         for error in report.syntax_errors:  # the server has the last word on its grammar
             app.out.note(f"lint: {error} (not checked)")
+        for where in report.not_judged:
+            app.out.note(f"lint: a rule failed on the statement at {where}; not judged")
         if report.errors and allow_unsafe and not dry_run:
             app.out.note(f"lint: {report.summary()}; applying anyway (--allow-unsafe)")
 

@@ -61,7 +61,8 @@ def _allowed(statement: Statement, parsed: ParsedFile, rule: str) -> Allow | Non
 def _report(walker: Walker, judged: list[ParsedFile], errors: list[SqlSyntaxError],
             settings: LintSettings) -> LintReport:
     walker.finish()
-    report = LintReport(files=[p.path for p in judged], syntax_errors=errors)
+    report = LintReport(files=[p.path for p in judged], syntax_errors=errors,
+                        not_judged=walker.not_judged)
     used: set[tuple[int, str]] = set()  # (id of an allow, rule) that suppressed something
     for parsed, statement, finding in walker.findings:
         level = settings.levels.get(finding.rule, finding.severity)

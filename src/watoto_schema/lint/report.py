@@ -63,6 +63,7 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     suppressed: list[Suppressed] = field(default_factory=list)
     syntax_errors: list[SqlSyntaxError] = field(default_factory=list)
+    not_judged: list[str] = field(default_factory=list)  # where a rule failed (a bug): said
 
     @property
     def errors(self) -> list[Finding]:
@@ -87,6 +88,7 @@ class LintReport:
             "allowed": [s.as_dict() for s in self.suppressed],
             "syntax_errors": [{"file": display(e.path), "line": e.line, "column": e.column,
                                "message": e.reason} for e in self.syntax_errors],
+            "not_judged": self.not_judged,
         }
 
 

@@ -29,7 +29,7 @@ from .model import (
     narrows,
     type_of,
 )
-from .parse import ParsedFile, Statement
+from .parse import ParsedFile, Statement, display
 from .report import ERROR, WARNING, Finding
 
 
@@ -205,6 +205,7 @@ class Walker:
 
     schema: Schema = field(default_factory=Schema)
     findings: list[tuple[ParsedFile, Statement, Finding]] = field(default_factory=list)
+    not_judged: list[str] = field(default_factory=list)  # statements a rule failed on
     _foreign_keys: list[_ForeignKey] = field(default_factory=list)
     # per file
     _file: ParsedFile | None = None
@@ -221,10 +222,16 @@ class Walker:
         for statement in parsed.statements:
             self._statement = statement
             handler = getattr(self, f"_on_{_kind(statement.node)}", None)
-            if handler is not None:
+            if handler is None:
+                continue
+            try:
                 result = handler(statement.node)
-                if result:
-                    created.append((result, statement))
+            except Exception as exc:  # a shape the rules do not expect: say so, never block
+                self.not_judged.append(f"{display(parsed.path)}:{statement.line}:"
+                                       f"{statement.column} ({type(exc).__name__}: {exc})")
+                continue
+            if result:
+                created.append((result, statement))
         if judge:
             self._bad_allows(parsed)
             for table_name, statement in created:
@@ -796,6 +803,9 @@ class Walker:
         self.schema.others.pop(key, None)
         if kind in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE"):
             self.schema.functions.pop(name, None)
+
+    def _on_DropOwnedStmt(self, node: Any) -> None:
+        self._report("drop-object", "DROP OWNED drops every object the role(s) own")
 
     def _on_TruncateStmt(self, node: Any) -> None:
         for relation in node.relations or ():
