@@ -1,4 +1,5 @@
 -- depends: 0001_schema_migrations
+-- lint: allow integer-id, timestamp-without-time-zone (the seed's SERIAL and TIMESTAMP: decision 0002)
 -- users, hash-partitioned by id into 4 partitions (seed "Hash Partitioning").
 -- Email uniqueness (case-insensitive) lives in the companion key table
 -- user_email_keys, kept in the same transaction by a trigger

@@ -1,4 +1,5 @@
 -- depends: 0002_users
+-- lint: allow integer-id, timestamp-without-time-zone (the seed's SERIAL and TIMESTAMP: decision 0002)
 -- courses and course_modules (seed "Core Tables"), with the NULL-safe GIN full-text index.
 
 CREATE TABLE courses (

@@ -1,4 +1,5 @@
 -- depends: 0003_courses
+-- lint: allow integer-id, timestamp-without-time-zone (the seed's SERIAL and TIMESTAMP: decision 0002)
 -- enrollments, range-partitioned by enrolled_at: one partition per year plus DEFAULT,
 -- so no insert ever fails for lack of a partition (seed "Time-Based Partitioning").
 -- One enrollment per (student, course) and a globally unique id live in the companion

@@ -1,4 +1,5 @@
 -- depends: 0004_enrollments
+-- lint: allow integer-id, timestamp-without-time-zone (the seed's SERIAL and TIMESTAMP: decision 0002)
 -- module_progress: a row per student per module. Its enrollment reference targets
 -- enrollment_keys(id), which is unique across all enrollments partitions; deleting an
 -- enrollment deletes its key row and, through this cascade, its progress rows.

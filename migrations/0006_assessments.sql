@@ -1,4 +1,5 @@
 -- depends: 0005_module_progress
+-- lint: allow integer-id, timestamp-without-time-zone (the seed's SERIAL and TIMESTAMP: decision 0002)
 -- assessments and assessment_submissions (seed "Core Tables"), every foreign key indexed.
 
 CREATE TABLE assessments (

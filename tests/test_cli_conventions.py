@@ -35,6 +35,7 @@ ARGS: dict[str, list[str]] = {
     "repair": [],
     "baseline": [],
     "new": ["add_notes"],
+    "lint": [],
     "drift": [],
     "local start": [],
     "local stop": [],

@@ -134,6 +134,20 @@ class Refused(WatotoError):
     exit_code = EXIT_REFUSED
 
 
+class UnsafeMigration(WatotoError):
+    """Pending migrations have error-level lint findings and --allow-unsafe was not given."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        super().__init__(
+            f"nothing was applied: lint found {len(problems)} error-level problem(s) in the "
+            f"pending migrations: {'; '.join(problems[:3])}{more} (see `watoto-schema lint`; "
+            "fix them, allow them with `-- lint: allow RULE (reason)`, or pass --allow-unsafe)")
+
+
 class MaintenanceLockHeld(LockNotAcquired):
     """Another maintenance run holds the maintenance lock on this database."""
 

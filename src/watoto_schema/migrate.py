@@ -75,6 +75,9 @@ class RunOptions:
     # Called before each statement of a non-transactional migration (e.g. waiting while the
     # standbys lag: big concurrent index builds make them fall further behind).
     before_concurrent: Callable[[psycopg.Connection[Any], str], None] | None = None
+    # Called with every migration file and those about to be applied, before the first one
+    # runs (in a dry run too); it may raise to refuse the run (the lint gate, #14).
+    before_apply: Callable[[list[MigrationFile], list[MigrationFile]], None] | None = None
 
     def settings_for(self, migration: MigrationFile) -> dict[str, str]:
         return {
@@ -788,12 +791,18 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
                 applied = read_applied(conn)
                 _check_history(files, applied)
                 todo = select(files, applied)
+                if options.before_apply is not None:
+                    options.before_apply(files, todo)
                 result.sql = _script(target, todo, direction, options, conn, applied)
             result.done = [m.version for m in todo]
             result.seconds = time.monotonic() - started
             return result
         runner = runner or _Runner(target, options, on_event)
         with migration_lock(runner.conn, options.lock_wait):
+            if options.before_apply is not None:  # before bootstrap: a refusal creates nothing
+                applied = read_applied(runner.conn)
+                _check_history(files, applied)
+                options.before_apply(files, select(files, applied))
             runner.bootstrap()
             applied = read_applied(runner.conn)
             _check_history(files, applied)

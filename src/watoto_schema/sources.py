@@ -83,15 +83,23 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE | re.DOTALL)
 
 
+# `-- lint: allow RULE (reason)` comments: review notes about a migration, not part of it.
+_LINT_COMMENT = re.compile(r"--\s*lint\s*:", re.IGNORECASE)
+
+
 def checksum(text: str) -> str:
     """SHA-256 of ``text`` with whitespace normalised outside literals and comments.
 
     Re-indenting, re-wrapping or adding blank lines gives the same checksum; a change to a
-    token, a string literal or a comment's words does not.
+    token, a string literal or a comment's words does not. ``-- lint:`` comments do not
+    count: allowing a finding in an applied migration does not make it "edited"
+    (docs/decisions/0014-migration-lint.md).
     """
     parts: list[str] = []
     for match in _TOKEN.finditer(text):
         token = match.group(0)
+        if match.lastgroup == "line" and _LINT_COMMENT.match(token):
+            continue
         if match.lastgroup in ("line", "block"):
             token = " ".join(token.split())
         parts.append(token)

@@ -187,10 +187,12 @@ cli.params[:0] = _global_options(on_subcommand=False)
 
 def _register() -> None:
     from . import backup, data, drift, health, local, maintain, migrations, partitions, pitr, testdb
+    from .lint import lint
 
     for command in (migrations.migrate, migrations.rollback, migrations.status,
                     migrations.verify, migrations.repair, migrations.baseline, migrations.new):
         cli.add_command(command)
+    cli.add_command(lint)
     cli.add_command(drift.drift)
     cli.add_command(local.local)
     cli.add_command(maintain.maintain)

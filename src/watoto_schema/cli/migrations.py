@@ -10,6 +10,7 @@ import click
 from .context import AppContext
 
 if TYPE_CHECKING:
+    from ..lint import LintReport
     from ..migrate import RunOptions, RunResult
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -62,15 +63,20 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
               "seconds (30s).")
 @click.option("--replica-lag-wait", "lag_wait", default="10min", show_default=True,
               metavar="DURATION", help="How long to wait for lagging standbys, then exit 3.")
+@click.option("--allow-unsafe", is_flag=True,
+              help="Apply even when `lint` finds error-level problems in the pending "
+              "migrations (otherwise exit 3 naming them).")
 @_run_options
 @pass_app
 def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
             wait_replicas: str | None, max_lag: str | None, lag_wait: str,
-            **run: Any) -> None:
+            allow_unsafe: bool, **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
-    or is missing, or when the migration lock or a table lock cannot be had in time.
+    or is missing, when the migration lock or a table lock cannot be had in time, or when
+    `lint` finds error-level problems in what it would apply (--allow-unsafe; --dry-run
+    shows the findings with the SQL).
     A partially applied non-transactional migration is resumed. When migrations were
     applied, the partitions of sql/partitions.toml are then premade up to their horizon
     (`partitions ensure`), so the database is ready and in sync; --no-premake skips that.
@@ -79,6 +85,7 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
 
     target = app.writable_target(dry_run)
     options = _options(**run)
+    findings = _lint_gate(app, options, dry_run, allow_unsafe)
     if wait_replicas is not None:
         from ..replicas import parse_seconds, wait_for_standbys
 
@@ -108,7 +115,31 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
                         f"failed: {exc} (run `partitions ensure`, or migrate --no-premake)",)
             raise
         premade = [a.partition for a in ensured.actions if a.what in ("create", "move+attach")]
-    _render_run(app, result, premade)
+    _render_run(app, result, premade, findings)
+
+
+def _lint_gate(app: AppContext, options: RunOptions, dry_run: bool,
+               allow_unsafe: bool) -> LintReport:
+    """Have the run lint what it is about to apply (the report fills in when it does) and
+    refuse error-level findings (exit 3) unless --allow-unsafe or --dry-run."""
+    from ..lint import LintReport
+    from ..lint.gate import gate
+    from .lint import settings
+
+    found = LintReport()
+
+    def keep(report: LintReport) -> None:
+        found.files, found.findings = report.files, report.findings
+        found.suppressed = report.suppressed
+        for error in report.syntax_errors:  # the server has the last word on its grammar
+            app.out.note(f"lint: {error} (not checked)")
+        for where in report.not_judged:
+            app.out.note(f"lint: a rule failed on the statement at {where}; not judged")
+        if report.errors and allow_unsafe and not dry_run:
+            app.out.note(f"lint: {report.summary()}; applying anyway (--allow-unsafe)")
+
+    options.before_apply = gate(settings(app), not (dry_run or allow_unsafe), keep)
+    return found
 
 
 @click.command()
@@ -137,16 +168,29 @@ _VERBS = {"apply": "applied", "rollback": "rolled back", "repair": "re-recorded"
           "baseline": "baselined"}
 
 
-def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = None) -> None:
+def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = None,
+                findings: LintReport | None = None) -> None:
     verb = _VERBS[result.direction]
     if result.sql is not None:
-        app.out.document({"direction": result.direction, "target": result.target,
-                          "dry_run": True, "versions": result.done, "sql": result.sql})
+        doc: dict[str, Any] = {"direction": result.direction, "target": result.target,
+                               "dry_run": True, "versions": result.done, "sql": result.sql}
+        if findings is not None:
+            doc["lint"] = [f.as_dict() for f in findings.findings]
+        app.out.document(doc)
+        if findings is not None and findings.findings:
+            from ..lint.report import compiler_lines
+
+            app.out.raw("".join(f"-- lint: {line}\n" for f in findings.findings
+                                for line in compiler_lines(f, indent="  ")))
+            if findings.errors:
+                app.out.raw(f"-- lint: migrate refuses to apply these migrations "
+                            f"({len(findings.errors)} error(s) above) without --allow-unsafe\n")
+            app.out.raw("\n")
         app.out.raw(result.sql)
         return
-    doc: dict[str, Any] = {"direction": result.direction, "target": result.target,
-                           "dry_run": False, "versions": result.done, "retries": result.retries,
-                           "seconds": round(result.seconds, 3)}
+    doc = {"direction": result.direction, "target": result.target, "dry_run": False,
+           "versions": result.done, "retries": result.retries,
+           "seconds": round(result.seconds, 3)}
     if premade is not None:
         doc["premade_partitions"] = premade
     app.out.document(doc)

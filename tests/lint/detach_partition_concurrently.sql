@@ -1,0 +1,5 @@
+-- transactional: false
+-- The safe rewrite (outside a transaction).
+-- expect: clean
+
+ALTER TABLE users DETACH PARTITION users_3 CONCURRENTLY;

@@ -1,0 +1,4 @@
+-- CONCURRENTLY cannot run in a transaction block.
+-- expect: cannot-run-in-transaction 4:1
+
+DROP INDEX CONCURRENTLY idx_courses_category;
