@@ -194,6 +194,9 @@ def start_formation(cluster: LocalCluster, replicas: int | None, *, detection: s
     standbys. Idempotent; returns once the nodes have settled."""
     root = cluster.root
     topology = Topology.load(root)
+    if replicas == 0:
+        raise LocalClusterError("--ha needs at least one standby to fail over to "
+                                "(--replicas 1-3)")
     if topology.mode != "ha" and (cluster.initialized or topology.mode != "single"):
         raise Refused(f"{root} holds a cluster started without --ha: its data stays; "
                       "`local destroy` it first to build a pg_auto_failover formation there")
@@ -207,7 +210,7 @@ def start_formation(cluster: LocalCluster, replicas: int | None, *, detection: s
                           f"created (now {topology.detection}, {topology.replication}): "
                           "`local destroy`, then start again")
         return _restart(cluster, topology, timeout)
-    return _create(cluster, max(1, replicas if replicas is not None else 1),
+    return _create(cluster, replicas if replicas is not None else 1,
                    detection or "default", replication or "sync", timeout)
 
 
