@@ -79,8 +79,8 @@ def _autoctl(root: Path, args: list[str], timeout: float = 180) -> str:
             "pg_autoctl not found: install pg_auto_failover (Debian: apt-get install "
             "postgresql-15-auto-failover)")
     user = _unprivileged_user()
-    proc = subprocess.run([exe, *args], capture_output=True, text=True, cwd=root,
-                          env=_env(root, find_bindir(), user), timeout=timeout,
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, errors="replace",
+                          cwd=root, env=_env(root, find_bindir(), user), timeout=timeout,
                           **_as_user(user))
     if proc.returncode != 0:
         lines = [line for line in (proc.stderr or proc.stdout).splitlines()
