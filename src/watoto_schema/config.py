@@ -8,6 +8,9 @@ password file or environment for that)::
 
     [health]                         # thresholds of `watoto-schema health` (docs/health.md)
     connections_warning = 0.8
+
+    [cache.families.progress]        # the cache policy over sql/cache.toml (docs/cache.md)
+    ttl = "5min"
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .errors import BadConfig
 from .target import one_line
 
 FILE_NAME = "watoto-schema.toml"
-KNOWN_KEYS = {"migrations", "health"}
+KNOWN_KEYS = {"migrations", "health", "cache"}
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Config:
     path: Path | None = None
     migrations: list[Path] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 def load(explicit: Path | None = None) -> Config:
@@ -58,4 +62,7 @@ def load(explicit: Path | None = None) -> Config:
     health = raw.get("health", {})
     if not isinstance(health, dict):
         raise BadConfig(f"configuration file {path}: [health] must be a table")
-    return Config(path, resolved, health)
+    cache = raw.get("cache", {})
+    if not isinstance(cache, dict):
+        raise BadConfig(f"configuration file {path}: [cache] must be a table")
+    return Config(path, resolved, health, cache)
