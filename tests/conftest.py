@@ -170,3 +170,7 @@ def primary_and_standby() -> Iterator[tuple[Target, Target, LocalCluster]]:
                         "immediate", "stop"], capture_output=True, cwd=root, **as_postgres)
         primary.destroy()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# A real Redis for the cache layer's tests (redis-server on a free port).
+from .fix_redis import redis_server, redis_url  # noqa: E402, F401

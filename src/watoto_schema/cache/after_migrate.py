@@ -120,8 +120,9 @@ class Invalidator:
                 self._invalidate(entry)
             except WatotoError as exc:
                 self.run.error = str(exc)
-                self._note(f"warning: {version} is applied, but the cache was not "
-                           f"invalidated: {exc}")
+                if not self.require:  # with it, the run's one error line says it all
+                    self._note(f"warning: {version} is applied, but the cache was not "
+                               f"invalidated: {exc}")
         if self.run.error is not None and self.require:
             self.close()
             raise CacheInvalidationFailed(
