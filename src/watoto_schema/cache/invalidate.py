@@ -49,8 +49,9 @@ def invalidate(conn: redis.Redis, policy: CachePolicy, families: Sequence[Family
     """Remove the keys of ``families`` (only those of ``ids`` when given).
 
     Each round is one ``SCAN cursor MATCH pattern COUNT batch`` and one ``UNLINK`` of what it
-    found (UNLINK frees the values in a background thread), then a ``pause``: Redis serves
-    other clients between rounds, so a read waits at most for one short command. Keys
+    found (UNLINK frees large values in a background thread), then a pause of ``pause`` or
+    as long as the round took, whichever is longer: Redis serves other clients between
+    rounds, so a read waits at most for one short command. Keys
     written while it runs may survive (SCAN's guarantee covers keys present throughout);
     idempotent, so a second run removes them. With ``ids``, a family whose pattern has one
     placeholder is removed by name, without scanning.
@@ -80,6 +81,7 @@ def _scan_unlink(conn: redis.Redis, pattern: str, done: FamilyInvalidation, dry_
     seen: set[bytes | str] = set()  # a dry run counts each key once (SCAN may return one twice)
     cursor = 0
     while True:
+        began = time.perf_counter()
         cursor, keys = conn.scan(cursor, match=pattern, count=batch)
         if keys:
             if dry_run:
@@ -92,7 +94,9 @@ def _scan_unlink(conn: redis.Redis, pattern: str, done: FamilyInvalidation, dry_
         if cursor == 0:
             break
         if pause:
-            time.sleep(pause)
+            # At least as long as the round took: a busy (slow) server gets more room, so
+            # the invalidation never takes more than about half of its time.
+            time.sleep(max(pause, time.perf_counter() - began))
     done.keys += len(seen)
 
 

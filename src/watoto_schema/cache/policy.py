@@ -78,8 +78,8 @@ class CachePolicy:
 
     families: tuple[Family, ...]
     prefix: str = ""
-    batch: int = 500
-    pause: float = 0.001  # seconds between batches
+    batch: int = 200
+    pause: float = 0.002  # seconds between batches (at least as long as the batch took)
     sample: int = 10_000
     memory_sample: int = 200
     hit_ratio_warning: float = 0.80
@@ -155,8 +155,8 @@ def load_policy(overrides: dict[str, Any] | None = None, path: Path | None = Non
         raise BadConfig(f"cache policy ({where}): prefix must be a string")
     return CachePolicy(
         families=tuple(families), prefix=prefix,
-        batch=_number(invalidation, "batch", 500, where, integer=True, minimum=1),
-        pause=_number(invalidation, "pause_ms", 1.0, where) / 1000,
+        batch=_number(invalidation, "batch", 200, where, integer=True, minimum=1),
+        pause=_number(invalidation, "pause_ms", 2.0, where) / 1000,
         sample=_number(check, "sample", 10_000, where, integer=True, minimum=1),
         memory_sample=_number(check, "memory_sample", 200, where, integer=True),
         hit_ratio_warning=_number(check, "hit_ratio_warning", 0.8, where),

@@ -86,9 +86,10 @@ def check(app: AppContext, sample: int | None) -> None:
               help="Only the keys of ID (the pattern's first placeholder; repeatable).")
 @click.option("--dry-run", is_flag=True, help="Count the keys that would go; remove none.")
 @click.option("--batch", type=click.IntRange(min=1), metavar="N",
-              help="Keys per SCAN COUNT / UNLINK (default: the policy's, 500).")
+              help="Keys per SCAN COUNT / UNLINK (default: the policy's, 200).")
 @click.option("--pause", type=click.FloatRange(min=0), metavar="MS",
-              help="Milliseconds between batches (default: the policy's, 1).")
+              help="Milliseconds between batches, at least as long as a batch took "
+              "(default: the policy's, 2).")
 @pass_app
 def invalidate(app: AppContext, tables: tuple[str, ...], families: tuple[str, ...],
                ids: tuple[str, ...], dry_run: bool, batch: int | None,
