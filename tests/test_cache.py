@@ -346,3 +346,36 @@ def test_health_reports_an_unreachable_redis(db: Target) -> None:
     prometheus = run("health", "--format", "prometheus", "--dsn", db.conninfo, "--redis",
                      f"redis://127.0.0.1:{free_port()}/0")
     assert "watoto_redis_up 0.0" in prometheus.stdout
+
+
+def test_the_hook_runs_after_the_existing_one(db: Target, redis_url: str,
+                                              tmp_path: Path) -> None:
+    """Chained after `--wait-replicas`' hook: that one sees the migration committed and the
+    keys still there; then the user keys go."""
+    from watoto_schema import migrate
+    from watoto_schema.cache.after_migrate import Invalidator, chain
+    from watoto_schema.cache.connection import resolve
+
+    fill(redis_url, 10)
+    folder = migration(tmp_path / "m", "0008_nickname",
+                       "ALTER TABLE users ADD COLUMN nickname varchar(50);")
+    seen: list[tuple[str, int, bool]] = []
+
+    def before(conn: psycopg.Connection[object], version: str) -> None:
+        committed = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = %s)",
+            (version,)).fetchone()
+        seen.append((version, counts(redis_url)["user"], bool(committed and committed[0])))
+
+    options = migrate.RunOptions(after_each=before)
+    target = resolve(redis_url)
+    assert target is not None
+    invalidator = Invalidator(target, POLICY, [folder])
+    chain(options, invalidator)
+    try:
+        migrate.migrate(db, extra_dirs=[folder], options=options)
+    finally:
+        invalidator.close()
+    assert seen == [("0008_nickname", 10, True)]
+    assert counts(redis_url)["user"] == 0
+    assert [m.families for m in invalidator.run.migrations] == [["user"]]
