@@ -204,10 +204,6 @@ def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = 
         doc["cache_invalidation"] = [m.as_dict() for m in cache.migrations]
         doc["cache_not_invalidated"] = cache.missed
     app.out.document(doc)
-    if cache is not None:
-        from .cache import render_cache
-
-        render_cache(app, cache, dry_run=False)
     if not result.done:
         app.out.line("Nothing to do.")
         return
@@ -217,6 +213,10 @@ def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = 
     if premade:
         app.out.line(f"premade {len(premade)} partition(s) up to the policy's horizon: "
                      + ", ".join(premade))
+    if cache is not None:
+        from .cache import render_cache
+
+        render_cache(app, cache, dry_run=False)
 
 
 _COLOURS = {"applied": "green", "pending": "yellow", "partial": "red", "edited": "red",
