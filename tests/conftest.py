@@ -186,3 +186,7 @@ def workdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
             run("local", "destroy", "--yes")
         shutil.rmtree(path, ignore_errors=True)
+
+
+# A real Redis for the cache layer's tests (redis-server on a free port).
+from .fix_redis import redis_server, redis_url  # noqa: E402, F401

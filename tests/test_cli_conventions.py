@@ -67,6 +67,8 @@ ARGS: dict[str, list[str]] = {
     "testdb list": [],
     "testdb drop": ["no_such_test_database"],
     "testdb gc": ["--dry-run"],
+    "cache check": [],  # exit 2: the test Redis has no maxmemory
+    "cache invalidate": ["--family", "user"],
     "health": [],
     "health serve": ["--address", "no-such-host.invalid"],  # fails before serving, both ways
 }
@@ -110,8 +112,10 @@ def clone(pg_server: Server, migrated_template: str) -> Iterator[object]:
 
 @pytest.mark.parametrize("command", sorted(ARGS))
 def test_json_after_the_command_means_what_it_means_before(
-        command: str, clone: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        command: str, clone: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
     path, args = command.split(), ARGS[command]
+    redis = ["--redis", request.getfixturevalue("redis_url")] if path[0] == "cache" else []
     results = []
     for placement in ("before", "after"):
         workdir = tmp_path / placement
@@ -119,7 +123,7 @@ def test_json_after_the_command_means_what_it_means_before(
         monkeypatch.chdir(workdir)
         target = [] if command in _LOCAL else ["--dsn", clone()]  # type: ignore[operator]
         extra = ["--migrations", "migrations"] if command == "new" else []
-        options = ["--json", *target, *extra]
+        options = ["--json", *target, *extra, *redis]
         argv = [*options, *path, *args] if placement == "before" else [*path, *args, *options]
         results.append(run(*argv))
         if command == "local start":

@@ -11,6 +11,9 @@ password file or environment for that)::
 
     [lint]                           # rule levels of `watoto-schema lint` (docs/lint.md)
     timestamp-without-time-zone = "off"
+
+    [cache.families.progress]        # the cache policy over sql/cache.toml (docs/cache.md)
+    ttl = "5min"
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .errors import BadConfig
 from .target import one_line
 
 FILE_NAME = "watoto-schema.toml"
-KNOWN_KEYS = {"migrations", "health", "lint"}
+KNOWN_KEYS = {"migrations", "health", "lint", "cache"}
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Config:
     migrations: list[Path] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=dict)
     lint: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 def load(explicit: Path | None = None) -> Config:
@@ -65,4 +69,7 @@ def load(explicit: Path | None = None) -> Config:
     lint = raw.get("lint", {})
     if not isinstance(lint, dict):
         raise BadConfig(f"configuration file {path}: [lint] must be a table")
-    return Config(path, resolved, health, lint)
+    cache = raw.get("cache", {})
+    if not isinstance(cache, dict):
+        raise BadConfig(f"configuration file {path}: [cache] must be a table")
+    return Config(path, resolved, health, lint, cache)

@@ -216,3 +216,16 @@ class BackupDamaged(BackupError):
     """A backup's files do not match the hashes in its manifest."""
 
     exit_code = EXIT_DIFFERENCES
+
+
+class CacheError(WatotoError):
+    """The Redis cache layer could not do what was asked."""
+
+
+class CacheUnreachable(CacheError):
+    """Redis could not be reached, refused the login, or failed a command."""
+
+
+class CacheInvalidationFailed(CacheError):
+    """Migrations were applied but the cached families their tables feed were not invalidated
+    (``migrate --require-cache-invalidation``); the migrations stay applied."""

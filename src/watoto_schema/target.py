@@ -17,7 +17,9 @@ ENV_URL = "WATOTO_DATABASE_URL"
 # service file named by PGSERVICE / PGSERVICEFILE).
 LIBPQ_ENV = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
-_URL_PASSWORD = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]*:)([^@\s]*)(@)")
+# Redis URLs too (the cache layer, `--redis`): every error line goes through redact().
+_URL_PASSWORD = re.compile(
+    r"((?:postgres(?:ql)?(?:\+\w+)?|rediss?|unix)://[^:/@\s]*:)([^@\s]*)(@)")
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 

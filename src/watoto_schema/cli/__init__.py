@@ -96,6 +96,10 @@ GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--config", "config_file"), {
         "metavar": "FILE", "type": click.Path(exists=True, dir_okay=False, path_type=Path),
         "help": "Configuration file (default: $WATOTO_CONFIG, else ./watoto-schema.toml)."}),
+    (("--redis", "redis"), {"metavar": "URL", "help": "The Redis cache (redis://[:password@]"
+                            "host:port/db). Default: $WATOTO_REDIS_URL. With one, `migrate` "
+                            "invalidates the cached families of the tables a migration "
+                            "changed."}),
     (("--json", "as_json"), {"is_flag": True, "help": "Print a JSON document on stdout."}),
     (("--debug", "debug"), {"is_flag": True, "help": "Show tracebacks of errors."}),
 )
@@ -169,7 +173,7 @@ def add_global_options(command: click.Command) -> None:
 @click.version_option(package_name="watoto-schema")
 @click.pass_context
 def cli(ctx: click.Context, dsn: str | None, use_local: bool, cli_dirs: tuple[Path, ...],
-        config_file: Path | None, as_json: bool, debug: bool) -> None:
+        config_file: Path | None, redis: str | None, as_json: bool, debug: bool) -> None:
     """Schema migrations, embedded PostgreSQL and sample data for the Watoto LMS database.
 
     Global options may be given before or after the command (`watoto-schema --json status`
@@ -179,14 +183,26 @@ def cli(ctx: click.Context, dsn: str | None, use_local: bool, cli_dirs: tuple[Pa
     refused (lock held, unsafe without a flag).
     """
     ctx.obj = AppContext(dsn=dsn, use_local=use_local, cli_dirs=cli_dirs,
-                         as_json=as_json, debug=debug, config_file=config_file)
+                         as_json=as_json, debug=debug, config_file=config_file, redis=redis)
 
 
 cli.params[:0] = _global_options(on_subcommand=False)
 
 
 def _register() -> None:
-    from . import backup, data, drift, health, local, maintain, migrations, partitions, pitr, testdb
+    from . import (
+        backup,
+        cache,
+        data,
+        drift,
+        health,
+        local,
+        maintain,
+        migrations,
+        partitions,
+        pitr,
+        testdb,
+    )
     from .lint import lint
 
     for command in (migrations.migrate, migrations.rollback, migrations.status,
@@ -202,6 +218,7 @@ def _register() -> None:
     cli.add_command(health.health)
     cli.add_command(pitr.pitr)
     cli.add_command(backup.backup)
+    cli.add_command(cache.cache)
     for command in cli.commands.values():
         add_global_options(command)
 

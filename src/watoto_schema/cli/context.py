@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..cache import CachePolicy, CacheTarget
     from ..target import Target
     from .output import Output
 
@@ -26,6 +27,7 @@ class AppContext:
     as_json: bool
     debug: bool
     config_file: Path | None = None
+    redis: str | None = None
     _output: Output | None = field(default=None, repr=False)
     _dirs: tuple[Path, ...] | None = field(default=None, repr=False)
 
@@ -79,3 +81,19 @@ class AppContext:
         if secret:
             _SECRETS.append(secret)
         return target
+
+    def cache_target(self) -> CacheTarget | None:
+        """The Redis cache, by precedence --redis / $WATOTO_REDIS_URL; None: none configured."""
+        from ..cache.connection import passwords_of, resolve
+
+        target = resolve(self.redis)
+        if target is not None:
+            _SECRETS.extend(passwords_of(target.url))
+        return target
+
+    def cache_policy(self) -> CachePolicy:
+        """``sql/cache.toml`` with ``[cache]`` of the configuration file over it."""
+        from ..cache.policy import load_policy
+        from ..config import load
+
+        return load_policy(load(self.config_file).cache)

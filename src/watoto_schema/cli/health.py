@@ -11,6 +11,7 @@ from .context import AppContext
 
 if TYPE_CHECKING:
     from ..health import HealthReport, Thresholds
+    from ..target import Target
 
 pass_app = click.make_pass_decorator(AppContext)
 _COLOURS = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "dim"}
@@ -58,7 +59,7 @@ def health(ctx: click.Context, exact: bool, fmt: str, output: Path | None, nagio
     if nagios:
         _nagios(app, exact, deadline)
         return
-    report = lib.collect(app.target(), _thresholds(app), exact=exact, deadline=deadline)
+    report = _collect(app, app.target(), _thresholds(app), exact=exact, deadline=deadline)
     if fmt == "prometheus":
         from ..health.exposition import prometheus_text, write_textfile
 
@@ -73,15 +74,32 @@ def health(ctx: click.Context, exact: bool, fmt: str, output: Path | None, nagio
         raise click.exceptions.Exit(EXIT_DIFFERENCES)
 
 
+def _collect(app: AppContext, target: Target, thresholds: Thresholds, *, exact: bool = False,
+             deadline: float = 10.0) -> HealthReport:
+    """The database's checks, then the Redis cache's when one is configured (--redis)."""
+    import time
+
+    from .. import health as lib
+
+    report = lib.collect(target, thresholds, exact=exact, deadline=deadline)
+    cache = app.cache_target()
+    if cache is not None:
+        from ..cache.health import checks
+
+        began = time.perf_counter()
+        report.checks.extend(checks(cache, app.cache_policy(), timeout=min(deadline, 5.0)))
+        report.seconds += time.perf_counter() - began
+    return report
+
+
 def _nagios(app: AppContext, exact: bool, deadline: float) -> None:
     """Nagios speaks its own exit codes, errors included (3 UNKNOWN)."""
-    from .. import health as lib
     from ..errors import WatotoError
     from ..health.exposition import nagios_line
     from ..target import one_line, redact
 
     try:
-        report = lib.collect(app.target(), _thresholds(app), exact=exact, deadline=deadline)
+        report = _collect(app, app.target(), _thresholds(app), exact=exact, deadline=deadline)
     except WatotoError as exc:
         click.echo(f"WATOTO UNKNOWN - {redact(one_line(str(exc)))}")
         raise click.exceptions.Exit(3) from exc
@@ -120,7 +138,6 @@ def serve(app: AppContext, port: int, address: str, deadline: float) -> None:
     """
     import time
 
-    from .. import health as lib
     from ..errors import BadConfig
     from ..health.serve import serve as start
 
@@ -128,7 +145,7 @@ def serve(app: AppContext, port: int, address: str, deadline: float) -> None:
     thresholds = _thresholds(app)
     try:
         server, _thread, _collector = start(
-            lambda: lib.collect(target, thresholds, deadline=deadline), port, address)
+            lambda: _collect(app, target, thresholds, deadline=deadline), port, address)
     except OSError as exc:
         raise BadConfig(f"cannot listen on {address}:{port}: {exc.strerror}") from exc
     app.out.note(f"serving http://{address}:{port}/metrics for {target.display} "

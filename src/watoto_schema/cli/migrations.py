@@ -10,6 +10,7 @@ import click
 from .context import AppContext
 
 if TYPE_CHECKING:
+    from ..cache.after_migrate import CacheRun
     from ..lint import LintReport
     from ..migrate import RunOptions, RunResult
 
@@ -66,11 +67,15 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
 @click.option("--allow-unsafe", is_flag=True,
               help="Apply even when `lint` finds error-level problems in the pending "
               "migrations (otherwise exit 3 naming them).")
+@click.option("--require-cache-invalidation", "require_cache", is_flag=True,
+              help="With a Redis (--redis): exit 1 when the cached families of a migration's "
+              "tables could not be invalidated (the migration stays applied). Without it, "
+              "warn and exit 0.")
 @_run_options
 @pass_app
 def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
             wait_replicas: str | None, max_lag: str | None, lag_wait: str,
-            allow_unsafe: bool, **run: Any) -> None:
+            allow_unsafe: bool, require_cache: bool, **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
@@ -101,8 +106,16 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
         options.before_concurrent = lambda conn, version: wait_while_lagging(
             conn, max_bytes=limit_bytes, max_seconds=limit_seconds, timeout=wait,
             before=f" before a statement of {version}", on_wait=app.out.note)
-    result = lib.migrate(target, to=to, extra_dirs=app.extra_dirs,
-                         options=options, dry_run=dry_run, on_event=app.out.note)
+    # The cache layer's hook goes last, after any hook above (docs/cache.md).
+    from .cache import cache_run, invalidator_for
+
+    invalidator = invalidator_for(app, options, require_cache, dry_run)
+    try:
+        result = lib.migrate(target, to=to, extra_dirs=app.extra_dirs,
+                             options=options, dry_run=dry_run, on_event=app.out.note)
+    finally:
+        if invalidator is not None:
+            invalidator.close()
     premade: list[str] = []
     if premake and result.done and result.sql is None:
         from .. import partitions
@@ -115,7 +128,8 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
                         f"failed: {exc} (run `partitions ensure`, or migrate --no-premake)",)
             raise
         premade = [a.partition for a in ensured.actions if a.what in ("create", "move+attach")]
-    _render_run(app, result, premade, findings)
+    _render_run(app, result, premade, findings,
+                None if invalidator is None else cache_run(app, invalidator, target, result))
 
 
 def _lint_gate(app: AppContext, options: RunOptions, dry_run: bool,
@@ -169,14 +183,16 @@ _VERBS = {"apply": "applied", "rollback": "rolled back", "repair": "re-recorded"
 
 
 def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = None,
-                findings: LintReport | None = None) -> None:
+                findings: LintReport | None = None, cache: CacheRun | None = None) -> None:
     verb = _VERBS[result.direction]
     if result.sql is not None:
-        doc: dict[str, Any] = {"direction": result.direction, "target": result.target,
+        dry: dict[str, Any] = {"direction": result.direction, "target": result.target,
                                "dry_run": True, "versions": result.done, "sql": result.sql}
         if findings is not None:
-            doc["lint"] = [f.as_dict() for f in findings.findings]
-        app.out.document(doc)
+            dry["lint"] = [f.as_dict() for f in findings.findings]
+        if cache is not None:
+            dry["cache_invalidation"] = [m.as_dict() for m in cache.migrations]
+        app.out.document(dry)
         if findings is not None and findings.findings:
             from ..lint.report import compiler_lines
 
@@ -187,12 +203,19 @@ def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = 
                             f"({len(findings.errors)} error(s) above) without --allow-unsafe\n")
             app.out.raw("\n")
         app.out.raw(result.sql)
+        if cache is not None:
+            from .cache import render_cache
+
+            render_cache(app, cache, dry_run=True)
         return
-    doc = {"direction": result.direction, "target": result.target, "dry_run": False,
-           "versions": result.done, "retries": result.retries,
-           "seconds": round(result.seconds, 3)}
+    doc: dict[str, Any] = {"direction": result.direction, "target": result.target,
+                           "dry_run": False, "versions": result.done, "retries": result.retries,
+                           "seconds": round(result.seconds, 3)}
     if premade is not None:
         doc["premade_partitions"] = premade
+    if cache is not None:
+        doc["cache_invalidation"] = [m.as_dict() for m in cache.migrations]
+        doc["cache_not_invalidated"] = cache.missed
     app.out.document(doc)
     if not result.done:
         app.out.line("Nothing to do.")
@@ -203,6 +226,10 @@ def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = 
     if premade:
         app.out.line(f"premade {len(premade)} partition(s) up to the policy's horizon: "
                      + ", ".join(premade))
+    if cache is not None:
+        from .cache import render_cache
+
+        render_cache(app, cache, dry_run=False)
 
 
 _COLOURS = {"applied": "green", "pending": "yellow", "partial": "red", "edited": "red",
