@@ -26,7 +26,7 @@ from . import __version__, sources
 from .catalog import SchemaObject, snapshot
 from .errors import NotMigrated
 from .resources import sql_text
-from .target import Target, connect
+from .target import Target, connect, drop_database
 
 CACHE_ENV = "WATOTO_CACHE_DIR"
 
@@ -108,8 +108,7 @@ def _scratch_on_server(conn: Any, target: Target, versions: Sequence[str],
         with psycopg.connect(scratch.conninfo, autocommit=True) as scratch_conn:
             return snapshot(scratch_conn, privileges=privileges)
     finally:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        drop_database(conn, name)
 
 
 def _scratch_in_local_cluster(versions: Sequence[str], extra_dirs: Sequence[Path],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadConfig, ConnectionFailed
 
@@ -108,3 +108,20 @@ def require_primary(target: Target) -> None:
         raise Refused(f"the target is a read-only standby ({target.display}): nothing was "
                       "done; point at the primary (a multi-host URL with "
                       "target_session_attrs=read-write follows it)")
+
+
+def drop_database(conn: psycopg.Connection[Any], name: str, *,
+                  may_be_template: bool = False) -> None:
+    """Drop database ``name`` if it exists, even with sessions connected (``FORCE``).
+
+    A template must be unmarked first; ``may_be_template`` asks the catalog and does so.
+    Runs in autocommit (DROP DATABASE cannot run in a transaction block).
+    """
+    from psycopg import sql
+
+    ident = sql.Identifier(name)
+    if may_be_template and conn.execute(
+            "SELECT datistemplate FROM pg_database WHERE datname = %s",
+            (name,)).fetchone() == (True,):
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))

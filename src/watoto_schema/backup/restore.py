@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackupDamaged, BackupError, BackupRefused
-from ..target import Target, connect
+from ..target import Target, connect, drop_database
 from . import tools
 from .manifest import check_files, load_manifest, row_counts, user_relations
 from .verify import compare_counts, restore_args
@@ -114,8 +114,7 @@ def restore(path: Path, to: Target, *, jobs: int = 1, yes: bool = False,
             swapped = True
         finally:
             if not swapped:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    ident(staging)))
+                drop_database(admin, staging)
     return Restored(database, round(seconds, 3), len(counts), sum(counts.values()),
                     bool(relations), not exists)
 

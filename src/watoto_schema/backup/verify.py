@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackupDamaged, BackupError, NotMigrated
-from ..target import Target, connect
+from ..target import Target, connect, drop_database
 from . import tools
 from .create import applied_migrations
 from .manifest import VERIFIED, check_files, load_manifest, row_counts, write_json
@@ -98,8 +98,7 @@ def scratch_database(server: Target | None,
                     yield Target(make_conninfo(server.conninfo, dbname=name), "scratch"), \
                         "server"
                 finally:
-                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(name)))
+                    drop_database(conn, name)
                 return
     from ..local import LocalCluster
 

@@ -205,17 +205,10 @@ def build_lock(conn: psycopg.Connection[Any], key: TemplateKey) -> Iterator[None
 
 def drop_database(conn: psycopg.Connection[Any], name: str, *,
                   may_be_template: bool = True) -> None:
-    """Drop a database testdb made, template or not, even with sessions connected.
+    """Drop a database testdb made, template or not (``False`` for a clone saves asking)."""
+    from ..target import drop_database as drop
 
-    A template must be unmarked first; ``may_be_template=False`` (a clone) saves asking."""
-    from psycopg import sql
-
-    ident = sql.Identifier(name)
-    if may_be_template and conn.execute(
-            "SELECT datistemplate FROM pg_database WHERE datname = %s",
-            (name,)).fetchone() == (True,):
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
-    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+    drop(conn, name, may_be_template=may_be_template)
 
 
 def conninfo_for(target: Target, dbname: str) -> str:
