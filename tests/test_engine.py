@@ -347,11 +347,13 @@ def test_kill_9_during_a_concurrent_build_is_resumed(db: Target, tmp_path: Path,
     victim = subprocess.Popen([SCRIPT, "--dsn", db.conninfo, "--migrations", str(tmp_path),
                                "migrate"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(db, "SELECT count(*) > 0 FROM pg_stat_progress_create_index")
+        _wait_for(db, "SELECT count(*) > 0 FROM pg_stat_progress_create_index "
+                      "WHERE datname = current_database()")  # not another worker's build
     finally:
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-    _wait_for(db, "SELECT count(*) = 0 FROM pg_stat_progress_create_index")  # server noticed
+    _wait_for(db, "SELECT count(*) = 0 FROM pg_stat_progress_create_index "
+                  "WHERE datname = current_database()")  # server noticed
 
     report = migrate.status(db, extra_dirs=[tmp_path])
     assert report.partial == ["1001_slow_idx"]
