@@ -31,7 +31,10 @@ def wait_for_standbys(conn: psycopg.Connection[Any], timeout: float,
     ``StandbyBehind`` (exit 3) naming the ones still behind when ``timeout`` runs out; what
     was committed stays committed.
     """
-    row = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
+    # The insert position, not pg_current_wal_lsn() (the write position): with
+    # synchronous_commit off, a commit that has returned may still sit in the WAL buffers,
+    # before the write position, and "replayed the write position" would not include it.
+    row = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
     assert row is not None
     lsn = row[0]
     deadline = time.monotonic() + timeout
@@ -155,6 +158,7 @@ def nodes(target: Target) -> list[Node]:
 def bytes_behind(primary: Target, replay_lsn: str) -> float:
     """How far a standby's replay position is behind the primary's current one."""
     with connect(primary) as conn:
-        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)",
+        # the insert position: a commit not yet written out still counts as ahead
+        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)",
                            (replay_lsn,)).fetchone()
     return float(str(row[0])) if row and row[0] is not None else 0.0
