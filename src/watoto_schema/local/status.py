@@ -6,7 +6,14 @@ from typing import Any
 
 from ..resources import sql_text
 from .cluster import LocalCluster, postmaster_pid
-from .topology import ClusterStatus, NodeStatus, Topology, host_list, multi_host_url
+from .topology import (
+    ClusterStatus,
+    NodeStatus,
+    Topology,
+    data_nodes,
+    host_list,
+    multi_host_url,
+)
 
 
 def _query(url: str, sql: str) -> list[dict[str, Any]] | None:
@@ -41,12 +48,8 @@ def cluster_status(cluster: LocalCluster) -> ClusterStatus:
         return ClusterStatus(str(cluster.root), "single", info.initialized, info.running,
                              single, info.url, info.url, info.server_version)
 
-    names = ([n.name for n in topology.nodes] if topology.mode == "ha"
-             else ["primary", *(s.name for s in topology.standbys)])
-    folders = ([cluster.root / n.path / "pgdata" for n in topology.nodes]
-               if topology.mode == "ha"
-               else [cluster.datadir, *(cluster.root / s.path / "pgdata"
-                                        for s in topology.standbys)])
+    names = [name for name, _ in data_nodes(cluster, topology)]
+    folders = [folder for _, folder in data_nodes(cluster, topology)]
     try:
         hosts = host_list(cluster, topology)
     except Exception:  # noqa: BLE001 - a folder without state: report it as not created

@@ -103,6 +103,14 @@ def multi_host_url(hosts: list[tuple[str, int]], dbname: str, attrs: str,
     return f"postgresql://{quote(user)}@{authority}/{quote(dbname)}?target_session_attrs={attrs}"
 
 
+def data_nodes(cluster: LocalCluster, topology: Topology) -> list[tuple[str, Path]]:
+    """Every data node's name and data folder, the recorded primary first."""
+    if topology.mode == "ha":
+        return [(n.name, cluster.root / n.path / "pgdata") for n in topology.nodes]
+    return [("primary", cluster.datadir),
+            *((s.name, cluster.root / s.path / "pgdata") for s in topology.standbys)]
+
+
 def host_list(cluster: LocalCluster, topology: Topology) -> list[tuple[str, int]]:
     """Every data node's (host, port), the recorded primary first."""
     if topology.mode == "ha":
@@ -138,10 +146,9 @@ def require_writer(cluster: LocalCluster, dbname: str = DEFAULT_DB) -> str:
     topology = Topology.load(cluster.root)
     if topology.mode == "single":
         return cluster.require_running(dbname)
-    from .status import cluster_status
+    from .cluster import postmaster_pid
 
-    status = cluster_status(cluster)
-    if not any(n.running and n.role != "monitor" for n in status.nodes):
+    if all(postmaster_pid(folder) is None for _, folder in data_nodes(cluster, topology)):
         raise LocalClusterError(
             f"the local cluster in {cluster.root} is stopped: run `watoto-schema local start`")
     return writer_url(cluster, dbname)
