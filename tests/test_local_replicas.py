@@ -186,3 +186,11 @@ def test_a_failover_in_the_middle_of_migrate(workdir: Path) -> None:
     assert report["recovery_seconds"] is not None and report["acknowledged"] > 0
     assert report["lost"] == []  # synchronous replication (the default) loses nothing
     assert drilled.returncode == 0, drilled.stderr + logs
+
+    # A planned switchover hands the primary back; the writer URL follows it.
+    switched = run("--json", "local", "switchover")
+    assert switched.exit_code == 0, switched.output
+    assert json.loads(switched.stdout)["primary"] == "node2"
+    nodes = _nodes(_status())
+    assert nodes["node2"]["role"] == "primary" and nodes["node1"]["role"] == "standby"
+    assert _wait_writable(writer) == nodes["node2"]["port"]
