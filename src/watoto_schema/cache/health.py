@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import WatotoError
-from ..health.checks import CRITICAL, OK, WARNING, Check, Metric, _fmt_bytes
+from ..health.checks import CRITICAL, OK, WARNING, Check, Metric
+from ..units import format_bytes
 from .connection import CacheTarget, client
 from .policy import CachePolicy
 
@@ -56,11 +57,11 @@ def _memory(info: dict[str, Any]) -> Check:
     metrics = [Metric("redis_used_memory_bytes", used, help="Memory Redis has allocated"),
                Metric("redis_maxmemory_bytes", limit, help="maxmemory (0: no limit)")]
     if not limit:
-        return Check("redis_memory", WARNING, f"{_fmt_bytes(used)}, no maxmemory",
+        return Check("redis_memory", WARNING, f"{format_bytes(used)}, no maxmemory",
                      "maxmemory set",
                      "without maxmemory Redis grows until the OOM killer ends it; set it "
                      "with a volatile-* policy (`cache check`)", metrics=metrics)
-    return Check("redis_memory", OK, f"{_fmt_bytes(used)} of {_fmt_bytes(limit)} "
+    return Check("redis_memory", OK, f"{format_bytes(used)} of {format_bytes(limit)} "
                  f"({used / limit:.0%}), "
                  f"{info.get('maxmemory_policy', '?')}", "maxmemory set", metrics=metrics)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..units import format_bytes
 from .context import AppContext
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -13,10 +14,6 @@ _DIR = click.option("--dir", "directory", default="backups", show_default=True,
                     type=click.Path(file_okay=False, path_type=Path),
                     help="The folder backups are kept in, one sub-folder each.")
 _PATH = click.argument("path", type=click.Path(path_type=Path))
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
 @click.group()
@@ -52,7 +49,7 @@ def create(app: AppContext, directory: Path, fmt: str, jobs: int) -> None:
                       "migrations": len(m["migrations"]), "seconds": m["seconds"],
                       "dsn": m["dsn"]})
     app.out.line(f"backup {made.path}: {m['database']}, {len(m['migrations'])} migrations, "
-                 f"{m['rows']} rows in {len(m['row_counts'])} tables, {_size(m['bytes'])}, "
+                 f"{m['rows']} rows in {len(m['row_counts'])} tables, {format_bytes(m['bytes'])}, "
                  f"{m['seconds']:.2f}s")
 
 
@@ -71,7 +68,7 @@ def list_(app: AppContext, directory: Path) -> None:
     verdict = {None: "not yet", True: "ok", False: "FAILED"}
     app.out.table(None, ["name", "time (UTC)", "database", "size", "format", "verified"],
                   [[b.path.name, b.created_at.strftime("%Y-%m-%d %H:%M:%S"), b.database,
-                    _size(b.bytes), b.format, verdict[b.verified_ok]] for b in found])
+                    format_bytes(b.bytes), b.format, verdict[b.verified_ok]] for b in found])
 
 
 @backup.command()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..units import format_bytes
 from .context import AppContext
 
 if TYPE_CHECKING:
@@ -20,16 +21,6 @@ pass_app = click.make_pass_decorator(AppContext)
 def cache() -> None:
     """The Redis cache in front of PostgreSQL: its key families and TTLs (sql/cache.toml,
     [cache] in watoto-schema.toml). Redis: --redis URL or $WATOTO_REDIS_URL."""
-
-
-def _size(n: float | None) -> str:
-    if n is None:
-        return ""
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1024:
-            return f"{n:.0f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 @cache.command()
@@ -56,14 +47,15 @@ def check(app: AppContext, sample: int | None) -> None:
     ratio = "n/a" if report.hit_ratio is None else f"{report.hit_ratio:.1%}"
     app.out.line(f"{report.target}: Redis {report.version}, {report.keys} keys "
                  f"({report.sampled} sampled), maxmemory "
-                 f"{_size(report.maxmemory) if report.maxmemory else 'unset'} "
-                 f"{report.maxmemory_policy}, used {_size(report.used_memory)}, hit ratio "
+                 f"{format_bytes(report.maxmemory, '') if report.maxmemory else 'unset'} "
+                 f"{report.maxmemory_policy}, used {format_bytes(report.used_memory, '')}, "
+                 "hit ratio "
                  f"{ratio}, {report.evicted_keys} evicted, {report.connected_clients} clients")
     app.out.table(None, ["family", "pattern", "ttl", "est. keys", "no ttl", "ttl > policy",
                          "avg size", "est. memory"],
                   [[f.family, f.pattern, f"{f.ttl:g}s", str(f.estimated_keys),
-                    str(f.without_ttl), str(f.ttl_above_policy), _size(f.average_bytes),
-                    _size(f.estimated_bytes)] for f in report.families])
+                    str(f.without_ttl), str(f.ttl_above_policy), format_bytes(f.average_bytes, ''),
+                    format_bytes(f.estimated_bytes, '')] for f in report.families])
     if report.unclassified:
         app.out.line(f"{report.unclassified} sampled key(s) match no family of the policy")
     from rich.markup import escape

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..units import format_bytes
 from .context import AppContext
 
 if TYPE_CHECKING:
@@ -295,17 +296,6 @@ def _execute(app: AppContext, work: MaintenancePlan | list[Task], options: RunOp
     summary.raise_for_failures()
 
 
-def _size(value: int | None) -> str:
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover
-
-
 _STATUS = {"done": "green", "skipped": "yellow", "failed": "red", "blocked": "red",
            "not run": "red"}
 
@@ -323,7 +313,7 @@ def _render_summary(app: AppContext, summary: RunSummary) -> None:
         app.out.line("Nothing to do.")
         return
     rows = [[escape(op.task.title), f"[{_STATUS.get(op.status, 'white')}]{op.status}[/]",
-             f"{op.seconds:.1f}s", _size(op.size_before), _size(op.size_after),
+             f"{op.seconds:.1f}s", format_bytes(op.size_before), format_bytes(op.size_after),
              escape(op.error or (f"{op.attempts} attempts" if op.attempts > 1 else ""))]
             for op in summary.operations]
     app.out.table(None, ["operation", "status", "time", "size before", "size after", "note"],

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..units import format_bytes
 from .context import AppContext
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -123,18 +124,10 @@ def list_(app: AppContext, tables: tuple[str, ...], policy_file: Path | None) ->
                 facts.append(f"balance min/max {counts[0]}/{counts[-1]} rows")
         app.out.table(f"{r.table} ({r.strategy}): " + "; ".join(facts),
                       ["partition", "bound", "est. rows", "size"],
-                      [[p.name, p.bound, f"{p.estimated_rows:,}", _size(p.bytes)]
+                      [[p.name, p.bound, f"{p.estimated_rows:,}", format_bytes(p.bytes)]
                        for p in r.partitions])
         for warning in r.warnings:
             app.out.note(f"warning: {r.table}: {warning}")
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}"
-        n //= 1024
-    return f"{n} TB"
 
 
 @partitions.command()

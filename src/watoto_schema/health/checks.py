@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..resources import sql_text
+from ..units import format_bytes
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:
@@ -62,14 +63,6 @@ def _rows(conn: psycopg.Connection[Any], query: str,
 
 def _fmt_seconds(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1024:
-            return f"{n:.0f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 def _sessions(rows: list[dict[str, Any]], key: str, limit: int = 5) -> list[dict[str, Any]]:
@@ -263,9 +256,9 @@ def _standby(conn: psycopg.Connection[Any], th: Thresholds) -> Check:
         metrics.append(Metric("standby_receiver_silence_seconds", float(silence),
                               help="Since the WAL receiver last heard from the primary"))
     return Check("replication", status,
-                 f"standby: {_fmt_bytes(pending)} to replay, {_fmt_seconds(behind)} behind, "
+                 f"standby: {format_bytes(pending)} to replay, {_fmt_seconds(behind)} behind, "
                  f"receiver {r['receiver_status'] or 'absent'}",
-                 f"bytes warning {_fmt_bytes(th.replica_lag_bytes_warning)}, seconds warning "
+                 f"bytes warning {format_bytes(th.replica_lag_bytes_warning)}, seconds warning "
                  f"{_fmt_seconds(th.replica_lag_seconds_warning)}, silence critical "
                  f"{_fmt_seconds(th.receiver_silence_critical)}", hint, [r], metrics)
 
@@ -300,19 +293,19 @@ def _primary(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
                               {"slot": slot["slot_name"]}, "WAL kept on disk for the slot"))
         slot_status = max(slot_status, level(retained, th.slot_retained_warning,
                                              th.slot_retained_critical), key=ORDER.__getitem__)
-    value = (", ".join(f"{s['standby']}: {_fmt_bytes(float(s['replay_bytes'] or 0))} behind"
+    value = (", ".join(f"{s['standby']}: {format_bytes(float(s['replay_bytes'] or 0))} behind"
                        for s in standbys) or "no standbys")
     checks = [Check("replication", status, value,
-                    f"bytes warning {_fmt_bytes(th.replica_lag_bytes_warning)}, seconds warning "
+                    f"bytes warning {format_bytes(th.replica_lag_bytes_warning)}, seconds warning "
                     f"{_fmt_seconds(th.replica_lag_seconds_warning)}, standbys expected "
                     f"{th.expected_standbys}", hint, standbys, metrics)]
     if slots:
         worst = max(float(s["retained_bytes"] or 0) for s in slots)
         checks.append(Check(
             "replication_slots", slot_status,
-            f"{len(slots)} slot(s), most WAL kept {_fmt_bytes(worst)}",
-            f"warning {_fmt_bytes(th.slot_retained_warning)}, critical "
-            f"{_fmt_bytes(th.slot_retained_critical)}",
+            f"{len(slots)} slot(s), most WAL kept {format_bytes(worst)}",
+            f"warning {format_bytes(th.slot_retained_warning)}, critical "
+            f"{format_bytes(th.slot_retained_critical)}",
             "an inactive slot keeps WAL until the disk fills: drop it or bring its consumer "
             "back" if slot_status != OK else "", slots))
     return checks
@@ -355,7 +348,7 @@ def bloat(target: Target, th: Thresholds, exact: bool) -> list[Check]:
     how = "pgstattuple" if exact else "estimate"
     return [Check("bloat", WARNING if bloated else OK,
                   f"{len(bloated)} bloated relation(s) ({how})",
-                  f"wasted share {th.bloat_ratio:.0%} and {_fmt_bytes(th.bloat_min_bytes)}",
+                  f"wasted share {th.bloat_ratio:.0%} and {format_bytes(th.bloat_min_bytes)}",
                   "`watoto-schema maintain plan` says what to do" if bloated else "",
                   details, [Metric("bloated_relations", len(bloated),
                                    help="Tables and indexes over the bloat threshold")])]

@@ -15,6 +15,7 @@ from ..errors import (
 from ..migrate import LOCK_CLASS, LOCK_MIGRATE
 from ..resources import sql_text
 from ..target import Target, connect, one_line
+from ..units import format_bytes
 from .catalog import _Catalog, _rows, _statement
 from .model import (
     _LEFTOVER,
@@ -32,16 +33,6 @@ if TYPE_CHECKING:
     import psycopg
 
 # -- planning ------------------------------------------------------------------------------
-
-def _mb(value: float | None) -> str:
-    if value is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(value) < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover
-
 
 def _ago(now: datetime, then: datetime | None) -> str:
     if then is None:
@@ -278,7 +269,8 @@ def _bloat_candidates(rows: list[dict[str, Any]], ratio: float,
             continue
         if share >= ratio and wasted >= th.bloat_min_bytes:
             found[int(row["oid"])] = (
-                f"estimated bloat {_mb(wasted)} ({share:.0%} of {_mb(row['size_bytes'])})",
+                f"estimated bloat {format_bytes(wasted, '?')} ({share:.0%} of "
+                f"{format_bytes(row['size_bytes'], '?')})",
                 {"size_bytes": int(row["size_bytes"]), "bloat_bytes": int(wasted),
                  "bloat_ratio": round(float(share), 4), "fillfactor": int(row["fillfactor"]),
                  "source": "estimate", "relation": f"{row['schema']}.{row['name']}"})
@@ -347,8 +339,9 @@ def _exact_verdict(result: MaintenancePlan, found: dict[int, tuple[str, dict[str
     exact = {"exact_bloat_bytes": int(wasted), "exact_bloat_ratio": round(share, 4),
              "source": "pgstattuple"}
     if share >= ratio and wasted >= th.bloat_min_bytes:
-        found[oid] = (f"bloat {_mb(wasted)} ({share:.0%} of {_mb(size)}), measured by "
-                      f"pgstattuple ({reason})", {**metrics, **exact})
+        found[oid] = (f"bloat {format_bytes(wasted, '?')} ({share:.0%} of "
+                      f"{format_bytes(size, '?')}), measured by pgstattuple ({reason})",
+                      {**metrics, **exact})
     else:
         del found[oid]
         result.notes.append(f"{metrics['relation']}: {reason}, but pgstattuple measured "
