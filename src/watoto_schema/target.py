@@ -125,3 +125,12 @@ def drop_database(conn: psycopg.Connection[Any], name: str, *,
             (name,)).fetchone() == (True,):
         conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(ident))
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+
+
+def dict_rows(conn: psycopg.Connection[Any], query: str,
+              params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run ``query`` (a shipped .sql text, values as bind parameters); rows as dicts."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..resources import sql_text
+from ..target import dict_rows
 from ..units import format_bytes
 from .thresholds import Thresholds
 
@@ -54,13 +55,6 @@ def level(value: float, warning: float, critical: float, *, lower_is_worse: bool
     return CRITICAL if value >= critical else WARNING if value >= warning else OK
 
 
-def _rows(conn: psycopg.Connection[Any], query: str,
-          params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    cur = conn.execute(query, params)
-    names = [d.name for d in cur.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def _fmt_seconds(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
 
@@ -75,12 +69,12 @@ def _sessions(rows: list[dict[str, Any]], key: str, limit: int = 5) -> list[dict
 # -- the checks ------------------------------------------------------------------------------
 
 def connections(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
-    [slots] = _rows(conn, sql_text("health/slots.sql"))
+    [slots] = dict_rows(conn, sql_text("health/slots.sql"))
     usable = slots["max_connections"] - slots["reserved"]
     used = int(slots["used"])
     share = used / usable if usable else 1.0
     by_state = {r["state"]: int(r["sessions"])
-                for r in _rows(conn, sql_text("health/connections.sql"))}
+                for r in dict_rows(conn, sql_text("health/connections.sql"))}
     metrics = [Metric("connections", n, {"state": s}, "Client sessions by state")
                for s, n in by_state.items()]
     metrics += [Metric("connections_used", used, help="Client sessions"),
@@ -95,7 +89,7 @@ def connections(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
 
 
 def cache_hit_ratio(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
-    [db] = _rows(conn, sql_text("health/cache_database.sql"))
+    [db] = dict_rows(conn, sql_text("health/cache_database.sql"))
     hit, read = int(db["blks_hit"] or 0), int(db["blks_read"] or 0)
     metrics = [Metric("cache_blocks_hit", hit, help="Buffer cache hits in this database"),
                Metric("cache_blocks_read", read, help="Blocks read from outside the cache")]
@@ -104,7 +98,7 @@ def cache_hit_ratio(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check
                       f"judged from {th.cache_min_reads} reads", details=[], metrics=metrics)]
     ratio = hit / (hit + read)
     worst: list[dict[str, Any]] = []
-    for r in _rows(conn, sql_text("health/cache_tables.sql"),
+    for r in dict_rows(conn, sql_text("health/cache_tables.sql"),
                    {"min_reads": th.cache_min_reads}):
         for kind, h, rd in (("heap", r["heap_blks_hit"], r["heap_blks_read"]),
                             ("index", r["idx_blks_hit"], r["idx_blks_read"])):
@@ -127,7 +121,7 @@ def statements(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
     import psycopg
 
     out: list[Check] = []
-    activity = _rows(conn, sql_text("health/activity.sql"))
+    activity = dict_rows(conn, sql_text("health/activity.sql"))
     running = sorted((a for a in activity if a["state"] == "active"
                       and a["query_seconds"] is not None),
                      key=lambda a: -float(a["query_seconds"]))
@@ -150,7 +144,7 @@ def statements(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
                          "shared_preload_libraries) to see the slowest statements"))
         return out
     try:
-        ranked = {rank: _rows(conn, sql_text("health/statements.sql"),
+        ranked = {rank: dict_rows(conn, sql_text("health/statements.sql"),
                               {"rank": rank, "limit": th.statements_reported})
                   for rank in ("mean", "total")}
     except psycopg.errors.ObjectNotInPrerequisiteState:  # installed but not preloaded
@@ -177,7 +171,7 @@ def statements(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
 
 
 def transactions(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
-    activity = _rows(conn, sql_text("health/activity.sql"))
+    activity = dict_rows(conn, sql_text("health/activity.sql"))
     open_xacts = sorted((a for a in activity if a["xact_seconds"] is not None),
                         key=lambda a: -float(a["xact_seconds"]))
     longest = float(open_xacts[0]["xact_seconds"]) if open_xacts else 0.0
@@ -236,7 +230,7 @@ def replication(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
 
 
 def _standby(conn: psycopg.Connection[Any], th: Thresholds) -> Check:
-    [r] = _rows(conn, sql_text("health/replication_standby.sql"))
+    [r] = dict_rows(conn, sql_text("health/replication_standby.sql"))
     pending = float(r["replay_bytes"] or 0)
     behind = float(r["last_replay_seconds"] or 0) if pending > 0 else 0.0
     silence = r["receiver_silence_seconds"]
@@ -264,8 +258,8 @@ def _standby(conn: psycopg.Connection[Any], th: Thresholds) -> Check:
 
 
 def _primary(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
-    standbys = _rows(conn, sql_text("health/replication_primary.sql"))
-    slots = _rows(conn, sql_text("health/replication_slots.sql"))
+    standbys = dict_rows(conn, sql_text("health/replication_primary.sql"))
+    slots = dict_rows(conn, sql_text("health/replication_slots.sql"))
     metrics: list[Metric] = []
     status = OK
     for s in standbys:
@@ -312,7 +306,7 @@ def _primary(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
 
 
 def wraparound(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
-    rows = _rows(conn, sql_text("health/wraparound.sql"))
+    rows = dict_rows(conn, sql_text("health/wraparound.sql"))
     oldest: dict[str, Any] = rows[0] if rows else {"datname": "?", "xid_age": 0}
     age = int(oldest["xid_age"])
     return [Check("wraparound", level(age, th.wraparound_warning, th.wraparound_critical),
@@ -325,7 +319,7 @@ def wraparound(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
 
 
 def invalid_indexes(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
-    rows = _rows(conn, sql_text("engine/invalid_indexes.sql"))
+    rows = dict_rows(conn, sql_text("engine/invalid_indexes.sql"))
     broken = [r for r in rows if not r.get("build_in_progress")]
     building = [r for r in rows if r.get("build_in_progress")]
     value = f"{len(broken)} invalid" + (f", {len(building)} being built" if building else "")
@@ -384,7 +378,7 @@ def partition_runway(target: Target, th: Thresholds) -> list[Check]:
 
 
 def archiving(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check]:
-    [a] = _rows(conn, sql_text("health/archiver.sql"))
+    [a] = dict_rows(conn, sql_text("health/archiver.sql"))
     metrics = [Metric("wal_archive_failures", int(a["failed_count"] or 0),
                       help="Failed archive attempts since the statistics were reset")]
     if a["last_archived_seconds"] is not None:

@@ -18,12 +18,12 @@ from .topology import (
 
 def _query(url: str, sql: str) -> list[dict[str, Any]] | None:
     import psycopg
-    from psycopg.rows import dict_row
+
+    from ..target import dict_rows
 
     try:
-        with psycopg.connect(url, connect_timeout=2, autocommit=True,
-                             row_factory=dict_row) as conn:
-            return conn.execute(sql).fetchall()
+        with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
+            return dict_rows(conn, sql)
     except psycopg.Error:
         return None
 

@@ -8,20 +8,12 @@ from ..errors import (
     BadConfig,
 )
 from ..resources import sql_text
-from ..target import one_line
+from ..target import dict_rows, one_line
 
 if TYPE_CHECKING:
     import psycopg
 
 # -- the catalog ---------------------------------------------------------------------------
-
-def _rows(conn: psycopg.Connection[Any], query: str,
-          params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    from psycopg.rows import dict_row
-
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchall()
-
 
 def _ident(conn: psycopg.Connection[Any], schema: str, name: str) -> str:
     from psycopg import sql
@@ -40,8 +32,10 @@ class _Catalog:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
-        self.tables = {int(r["oid"]): r for r in _rows(conn, sql_text("maintenance/tables.sql"))}
-        self.indexes = {int(r["oid"]): r for r in _rows(conn, sql_text("maintenance/indexes.sql"))}
+        self.tables = {int(r["oid"]): r
+                       for r in dict_rows(conn, sql_text("maintenance/tables.sql"))}
+        self.indexes = {int(r["oid"]): r
+                        for r in dict_rows(conn, sql_text("maintenance/indexes.sql"))}
 
     def leaves(self, oid: int) -> list[int]:
         """The leaf partitions under a partitioned table (the table itself otherwise)."""

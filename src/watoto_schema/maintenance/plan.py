@@ -14,9 +14,9 @@ from ..errors import (
 )
 from ..migrate import LOCK_CLASS, LOCK_MIGRATE
 from ..resources import sql_text
-from ..target import Target, connect, one_line
+from ..target import Target, connect, dict_rows, one_line
 from ..units import format_bytes
-from .catalog import _Catalog, _rows, _statement
+from .catalog import _Catalog, _statement
 from .model import (
     _LEFTOVER,
     _PRIORITY,
@@ -195,7 +195,7 @@ def plan(target: Target, thresholds: Thresholds | None = None, *, exact: bool = 
     """
     th = thresholds or Thresholds()
     with connect(target, application_name=APPLICATION) as conn:
-        now: datetime = _rows(conn, "SELECT now() AS now")[0]["now"]
+        now: datetime = dict_rows(conn, "SELECT now() AS now")[0]["now"]
         cat = _Catalog(conn)
         result = MaintenancePlan(target.display, th, exact=exact)
         table_findings: dict[int, dict[str, Finding]] = {}
@@ -209,9 +209,9 @@ def plan(target: Target, thresholds: Thresholds | None = None, *, exact: bool = 
                 table_findings[oid] = _table_findings(trow, th, now)
 
         table_bloat = _bloat_candidates(
-            _rows(conn, sql_text("maintenance/table_bloat.sql")), th.table_bloat_ratio, th)
+            dict_rows(conn, sql_text("maintenance/table_bloat.sql")), th.table_bloat_ratio, th)
         index_bloat = _bloat_candidates(
-            _rows(conn, sql_text("maintenance/index_bloat.sql")), th.index_bloat_ratio, th)
+            dict_rows(conn, sql_text("maintenance/index_bloat.sql")), th.index_bloat_ratio, th)
         if exact and (table_bloat or index_bloat):
             _confirm_exactly(conn, result, table_bloat, index_bloat, th, create_extension)
 

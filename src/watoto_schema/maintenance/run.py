@@ -18,8 +18,8 @@ from ..errors import (
 from ..migrate import LOCK_CLASS
 from ..resources import sql_text
 from ..retry import backoff_delay
-from ..target import Target, connect, one_line
-from .catalog import _ident, _rows, _statement
+from ..target import Target, connect, dict_rows, one_line
+from .catalog import _ident, _statement
 from .model import (
     _LEFTOVER,
     _RETRYABLE,
@@ -373,7 +373,7 @@ class _Watcher:
             if not busy:
                 continue
             try:
-                rows = _rows(self.conn, query, {"pids": list(busy)})
+                rows = dict_rows(self.conn, query, {"pids": list(busy)})
             except Exception:
                 return
             for row in rows:
