@@ -53,7 +53,6 @@ def ensure_standbys(cluster: LocalCluster, count: int | None) -> Topology:
 def create_standby(cluster: LocalCluster, spec: NodeSpec) -> None:
     """Copy the running primary with ``pg_basebackup -R`` and start the copy as a standby."""
     import psycopg
-    from psycopg import sql
 
     standby = standby_cluster(cluster, spec)
     if standby.initialized:
@@ -63,8 +62,8 @@ def create_standby(cluster: LocalCluster, spec: NodeSpec) -> None:
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
         conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                      "WHERE slot_name = %s AND NOT active", (slot_name(spec.name),))
-        conn.execute(sql.SQL("SELECT pg_create_physical_replication_slot({}, true)").format(
-            sql.Literal(slot_name(spec.name))))
+        conn.execute("SELECT pg_create_physical_replication_slot(%s, true)",
+                     (slot_name(spec.name),))
     user = _unprivileged_user()
     standby._prepare_dirs(user)
     standby._run([str(Path(state.bindir) / "pg_basebackup"), "-D", str(standby.datadir), "-R",

@@ -17,7 +17,6 @@ from ..errors import LocalClusterError
 from .cluster import DEFAULT_DB, SUPERUSER, LocalCluster
 
 TOPOLOGY_FILE = "topology.json"
-MAX_REPLICAS = 3
 
 
 @dataclass
