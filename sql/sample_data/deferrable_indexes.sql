@@ -1,6 +1,7 @@
 -- Indexes of the given tables that no constraint owns, on the tables themselves (not the
 -- partitions' copies a partitioned parent's index makes), in creation order.
-SELECT i.indexrelid::regclass::text AS name,
+SELECT i.indrelid::regclass::text AS table_name,
+       i.indexrelid::regclass::text AS name,
        i.indexrelid::oid::bigint AS position,
        replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ') AS definition
   FROM pg_index i
