@@ -11,6 +11,9 @@ password file or environment for that)::
 
     [lint]                           # rule levels of `watoto-schema lint` (docs/lint.md)
     timestamp-without-time-zone = "off"
+
+    [loadtest.weights]               # script weights of `watoto-schema loadtest` (docs/loadtest.md)
+    student_dashboard = 40
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .errors import BadConfig
 from .target import one_line
 
 FILE_NAME = "watoto-schema.toml"
-KNOWN_KEYS = {"migrations", "health", "lint"}
+KNOWN_KEYS = {"migrations", "health", "lint", "loadtest"}
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Config:
     migrations: list[Path] = field(default_factory=list)
     health: dict[str, Any] = field(default_factory=dict)
     lint: dict[str, Any] = field(default_factory=dict)
+    loadtest_weights: dict[str, int] = field(default_factory=dict)
 
 
 def load(explicit: Path | None = None) -> Config:
@@ -65,4 +69,11 @@ def load(explicit: Path | None = None) -> Config:
     lint = raw.get("lint", {})
     if not isinstance(lint, dict):
         raise BadConfig(f"configuration file {path}: [lint] must be a table")
-    return Config(path, resolved, health, lint)
+    loadtest = raw.get("loadtest", {})
+    if not isinstance(loadtest, dict) or set(loadtest) - {"weights"}:
+        raise BadConfig(f"configuration file {path}: [loadtest] takes only weights "
+                        "(a table of script = weight)")
+    loadtest_weights = loadtest.get("weights", {})
+    if not isinstance(loadtest_weights, dict):
+        raise BadConfig(f"configuration file {path}: [loadtest.weights] must be a table")
+    return Config(path, resolved, health, lint, loadtest_weights)

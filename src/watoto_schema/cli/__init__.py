@@ -186,7 +186,19 @@ cli.params[:0] = _global_options(on_subcommand=False)
 
 
 def _register() -> None:
-    from . import backup, data, drift, health, local, maintain, migrations, partitions, pitr, testdb
+    from . import (
+        backup,
+        data,
+        drift,
+        health,
+        loadtest,
+        local,
+        maintain,
+        migrations,
+        partitions,
+        pitr,
+        testdb,
+    )
     from .lint import lint
 
     for command in (migrations.migrate, migrations.rollback, migrations.status,
@@ -198,6 +210,7 @@ def _register() -> None:
     cli.add_command(maintain.maintain)
     cli.add_command(partitions.partitions)
     cli.add_command(data.sample_data)
+    cli.add_command(loadtest.loadtest)
     cli.add_command(testdb.testdb)
     cli.add_command(health.health)
     cli.add_command(pitr.pitr)
