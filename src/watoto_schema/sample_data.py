@@ -893,20 +893,20 @@ class _Deferred:
     position: int  # creation order (the oid of its index; constraints for "f")
     definition: str
 
-    def drop(self) -> sql.Composable:
+    def drop(self) -> sql.Composed:
         if self.kind == "index":
             return sql.SQL("DROP INDEX {}").format(sql.SQL(self.name))
         return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
             sql.SQL(self.table), sql.Identifier(self.name))
 
-    def create(self) -> sql.Composable:
+    def create(self) -> sql.SQL | sql.Composed:
         # Names and definitions come from the catalog's own deparsers (regclass text,
         # pg_get_indexdef, pg_get_constraintdef): already quoted where they need it.
         if self.kind == "index":
-            return sql.SQL(self.definition)  # type: ignore[arg-type]
+            return sql.SQL(self.definition)
         return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
             sql.SQL(self.table), sql.Identifier(self.name),
-            sql.SQL(self.definition))  # type: ignore[arg-type]
+            sql.SQL(self.definition))
 
 
 def _deferrable(cur: psycopg.Cursor[Any]) -> list[_Deferred]:
@@ -1101,7 +1101,7 @@ def load(
                 count = 0
                 freeze = sql.SQL(" WITH (FREEZE)") if table in plain else sql.SQL("")
                 statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
-                    sql.Identifier(table), sql.SQL(_COLUMNS[table]),  # type: ignore[arg-type]
+                    sql.Identifier(table), sql.SQL(_COLUMNS[table]),
                     freeze)
                 reported = 0
                 with cur.copy(statement) as copy:
@@ -1126,7 +1126,7 @@ def load(
 
         step("filling the key tables")
         for statement_text in _FILL_KEYS:
-            cur.execute(statement_text)  # type: ignore[arg-type]
+            cur.execute(statement_text)
         lap("key tables")
         for item in last:
             step(f"building {item.name}" if item.kind != "f" else f"validating {item.name}")
