@@ -1,5 +1,5 @@
--- read: the active courses of one grade and category (the course catalogue page),
--- by idx_courses_grade_category.
+-- read: the active courses of one grade and category (the course catalogue page), in
+-- title order from idx_courses_listing (migration 0009): no sort of the whole section.
 \set grade random(7, 9)
 \set category random(1, {{ categories | length }})
 SELECT id, title, methodology, duration, max_students
