@@ -1,14 +1,14 @@
 """Issue #9 figures: a project with hundreds of migrations. 200 small generated migrations
 (tables, indexes, views, rows; every tenth with a rollback file) are applied after the 7
-shipped ones, 207 in all, and timed as whole processes in one run on one server:
+shipped ones, 209 in all, and timed as whole processes in one run on one server:
 
-* `watoto-schema migrate` of all 207 on a fresh database, against `psql -X -1 -f` of the
+* `watoto-schema migrate` of all 209 on a fresh database, against `psql -X -1 -f` of the
   same SQL (with the same `schema_migrations` rows), and against `psql -X -f` of it with
   each migration in its own transaction (the atomicity `migrate` gives, one commit each);
-* `status`, `status --json` and `verify` with all 207 applied, and `migrate` with nothing
+* `status`, `status --json` and `verify` with all 209 applied, and `migrate` with nothing
   pending, against the floor: a Python process that imports the stack and runs one query.
 
-Targets: migrate of 207 within 2x of psql; migrate with nothing pending under 300 ms.
+Targets: migrate of 209 within 2x of psql; migrate with nothing pending under 300 ms.
 
     make bench            # or: .venv/bin/python bench/many_migrations_speed.py [--rounds N]
 """
@@ -106,7 +106,7 @@ def main() -> None:
             here = [*ws, "--dsn", url, "--migrations", str(folder)]
             # --no-premake: the same SQL as psql's (migrate then premakes partitions by default).
             # --allow-unsafe: lint finds the generated plain index builds on tables of earlier
-            # migrations unsafe; the run still lints all 207 files (part of the time).
+            # migrations unsafe; the run still lints all 209 files (part of the time).
             samples["migrate"].append(timed([*here, "migrate", "--no-premake",
                                              "--allow-unsafe"]))
             samples["status"].append(timed([*here, "status"]))

@@ -58,6 +58,7 @@ ARGS: dict[str, list[str]] = {
                           "--dry-run"],
     "partitions render": ["enrollments"],
     "sample-data": ["--students", "20"],
+    "loadtest": ["--duration", "1"],  # refused (exit 3): the clone has no sample-data mark
     "pitr check": [],  # exit 2: the suite's server does not archive
     "pitr setup": ["--archive-dir", "/tmp/x"],  # without --apply: prints the statements
     "pitr base-backup": ["--to", "."],  # refused (exit 3): the work folder is not empty

@@ -149,7 +149,7 @@ def test_new_writes_a_template_that_passes(folder: Path) -> None:
     result = run("--json", "--migrations", "migrations", "lint", "--strict")
     assert result.exit_code == 0, result.output
     assert {Path(f).name for f in json.loads(result.stdout)["files"]} >= {
-        "0008_add_notes.sql", "0009_add_notes.sql"}
+        "0010_add_notes.sql", "0011_add_notes.sql"}
 
 
 def test_lint_comments_do_not_change_a_migration_checksum() -> None:

@@ -100,7 +100,7 @@ def test_provision_builds_a_sealed_template_once_and_clones_it(target: Target) -
                                       "'enrollments'::regclass").fetchone()
             label = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM "
                                  "pg_database WHERE datname = current_database()").fetchone()
-        assert applied == (7,)
+        assert applied == (9,)
         assert partitions and partitions[0] >= 6  # 2024..2027, premade years, DEFAULT
         assert label is not None
         owner = json.loads(label[0])["owner"]

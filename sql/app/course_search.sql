@@ -1,10 +1,9 @@
--- Full-text course search. The tsvector expression must be exactly the one of
--- idx_courses_fts (migrations/0003_courses.sql) for the GIN index to be used.
-SELECT c.id, c.title, c.grade, c.category,
-       ts_rank(to_tsvector('english', coalesce(c.title, '') || ' ' || coalesce(c.description, '')),
-               query) AS rank
+-- Full-text course search, on the stored vector courses.search_vector (migration 0008):
+-- idx_courses_search_vector finds the matches and ts_rank reads each match's vector instead
+-- of recomputing to_tsvector(title || description) (docs/decisions/0019).
+SELECT c.id, c.title, c.grade, c.category, ts_rank(c.search_vector, query) AS rank
 FROM courses c,
      websearch_to_tsquery('english', %(query)s) AS query
-WHERE to_tsvector('english', coalesce(c.title, '') || ' ' || coalesce(c.description, '')) @@ query
+WHERE c.search_vector @@ query
 ORDER BY rank DESC, c.id
 LIMIT 20

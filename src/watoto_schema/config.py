@@ -14,6 +14,9 @@ password file or environment for that)::
 
     [cache.families.progress]        # the cache policy over sql/cache.toml (docs/cache.md)
     ttl = "5min"
+
+    [loadtest.weights]               # script weights of `watoto-schema loadtest` (docs/loadtest.md)
+    student_dashboard = 40
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .errors import BadConfig
 from .target import one_line
 
 FILE_NAME = "watoto-schema.toml"
-KNOWN_KEYS = {"migrations", "health", "lint", "cache"}
+KNOWN_KEYS = {"migrations", "health", "lint", "cache", "loadtest"}
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Config:
     health: dict[str, Any] = field(default_factory=dict)
     lint: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+    loadtest_weights: dict[str, int] = field(default_factory=dict)
 
 
 def load(explicit: Path | None = None) -> Config:
@@ -72,4 +76,11 @@ def load(explicit: Path | None = None) -> Config:
     cache = raw.get("cache", {})
     if not isinstance(cache, dict):
         raise BadConfig(f"configuration file {path}: [cache] must be a table")
-    return Config(path, resolved, health, lint, cache)
+    loadtest = raw.get("loadtest", {})
+    if not isinstance(loadtest, dict) or set(loadtest) - {"weights"}:
+        raise BadConfig(f"configuration file {path}: [loadtest] takes only weights "
+                        "(a table of script = weight)")
+    loadtest_weights = loadtest.get("weights", {})
+    if not isinstance(loadtest_weights, dict):
+        raise BadConfig(f"configuration file {path}: [loadtest.weights] must be a table")
+    return Config(path, resolved, health, lint, cache, loadtest_weights)

@@ -596,8 +596,12 @@ def migration_lock(conn: psycopg.Connection[Any], wait: float) -> Iterator[None]
     """Hold the database's migration lock (a session-level advisory lock) for the block.
 
     Polls ``pg_try_advisory_lock`` for up to ``wait`` seconds; the lock dies with the
-    session, so a runner killed with ``kill -9`` leaves nothing behind.
+    session, so a runner killed with ``kill -9`` leaves nothing behind. A connection through
+    a pooler is refused first (``Refused``): the lock would not be the run's own.
     """
+    from .target import require_direct
+
+    require_direct(conn, "migrate")
     deadline = time.monotonic() + wait
     while True:
         row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)",

@@ -6,22 +6,32 @@ assessments, enrollments, module progress and assessment submissions. Everything
 derived from ``random.Random(seed)`` and fixed reference dates, so the same seed and the
 same number of students give byte-identical data, ids included.
 
-Rows go in with COPY, table by table in foreign-key order, with explicit ids; every serial
-sequence is then moved past the largest id so later application inserts do not collide.
-The row triggers on ``users`` and ``enrollments`` fire under COPY and fill the key tables
-(``user_email_keys``, ``enrollment_keys``); nothing is disabled.
+It is a bulk load, which it may be because the database is empty (it refuses otherwise)
+and everything happens in one transaction that holds ACCESS EXCLUSIVE locks on the tables:
 
-For the load's transaction only, ``plan_cache_mode`` is ``force_generic_plan``: under the
-default (``auto``) PostgreSQL re-plans the per-row foreign-key checks that target the
-partitioned ``users`` and ``enrollments`` tables (and the enrollment trigger's statements)
-for every row, which more than doubles the cost of loading enrollments. Every check still
-runs; the previous setting is restored before the transaction ends.
+1. the keys (primary, unique, foreign) and secondary indexes of the loaded tables and of
+   the key tables are recorded from the catalog and dropped, the tables' row triggers are
+   disabled and the unpartitioned tables truncated (so COPY may FREEZE them);
+2. rows go in with COPY, table by table, with explicit ids;
+3. the trigger-maintained key tables (``user_email_keys``, ``enrollment_keys``) are filled
+   set-based from what was loaded, with the triggers' own expressions;
+4. indexes and constraints are re-created exactly as recorded, in creation order (a key
+   or foreign key re-added is validated over every row: uniqueness of emails and of
+   enrollments per student and course, every reference), triggers re-enabled, and
+   ``sql/sample_data/guarantees.sql`` checks what constraints cannot say;
+5. sequences move past the largest ids, the database is marked (``COMMENT ON DATABASE``,
+   a JSON document of kind ``watoto-sample-data``) and the loaded tables ANALYZEd.
+
+A failure anywhere rolls all of it back: the schema comes back as it was.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,9 +41,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from .errors import BadConfig
+from .errors import BadConfig, WatotoError
+from .resources import sql_text
 
-__all__ = ["SampleDataResult", "load", "is_empty", "TABLES", "SEQUENCES"]
+__all__ = ["SampleDataResult", "load", "is_empty", "read_mark", "TABLES", "SEQUENCES",
+           "MARK_KIND", "GuaranteeBroken"]
 
 # -- reference dates (never now()) ------------------------------------------------------
 _T0 = datetime(2023, 1, 1)
@@ -45,8 +57,19 @@ def _sec(moment: datetime) -> int:
     return int((moment - _T0).total_seconds())
 
 
-def _ts(seconds: int) -> datetime:
-    return _T0 + timedelta(seconds=seconds)
+# Timestamps go to COPY as text: the ISO form of a day and of a time of day, looked up,
+# costs a third of building a datetime and letting the driver format it (20 M values at
+# national scale). 6,000 days from _T0 is more than the data ever spans.
+_DAYS: tuple[str, ...] = tuple((_T0 + timedelta(days=d)).strftime("%Y-%m-%d ")
+                               for d in range(6_000))
+_TIMES_OF_DAY: tuple[str, ...] = tuple(f"{h:02d}:{m:02d}:{s:02d}" for h in range(24)
+                                       for m in range(60) for s in range(60))
+
+
+def _ts(seconds: int) -> str:
+    """The timestamp ``seconds`` after _T0, as PostgreSQL's text input reads it."""
+    day, second = divmod(seconds, _DAY)
+    return _DAYS[day] + _TIMES_OF_DAY[second]
 
 
 REFERENCE_TIME = datetime(2026, 11, 1)  # "now" for the generated data
@@ -70,8 +93,21 @@ SEQUENCES: dict[str, str] = {
     "module_progress": "module_progress_id_seq",
     "assessment_submissions": "assessment_submissions_id_seq",
 }
+# The key tables the row triggers of users and enrollments maintain.
+KEY_TABLES: tuple[str, ...] = ("user_email_keys", "enrollment_keys")
 # Tables ANALYZEd after the load: the loaded ones plus the trigger-maintained key tables.
-_ANALYZE: tuple[str, ...] = (*TABLES, "user_email_keys", "enrollment_keys")
+_ANALYZE: tuple[str, ...] = (*TABLES, *KEY_TABLES)
+# What the row triggers would have written, set-based (watoto_users_sync_email_key and
+# watoto_enrollments_sync_keys in migrations 0002 and 0004).
+_FILL_KEYS: tuple[str, ...] = (
+    "INSERT INTO user_email_keys (email_key, user_id) SELECT lower(email), id FROM users",
+    "INSERT INTO enrollment_keys (id, student_id, course_id, enrolled_at) "
+    "SELECT id, student_id, course_id, enrolled_at FROM enrollments",
+)
+# The COMMENT ON DATABASE document that says sample-data filled this database.
+MARK_KIND = "watoto-sample-data"
+# Rows between two progress reports while a table is copied.
+_REPORT_EVERY = 200_000
 
 _COLUMNS: dict[str, str] = {
     "users": "id, email, password_hash, first_name, last_name, role, grade, is_active, "
@@ -300,6 +336,17 @@ class SampleDataResult:
     students: int
     rows: dict[str, int]  # table name -> rows loaded
     seconds: float
+    steps: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+    marked: bool = False  # the database carries the sample-data mark
+
+
+class GuaranteeBroken(WatotoError):
+    """A guarantee of the schema does not hold after a bulk load (nothing was kept)."""
+
+    def __init__(self, broken: dict[str, int]) -> None:
+        self.broken = broken
+        listed = ", ".join(f"{name}: {count}" for name, count in broken.items())
+        super().__init__(f"sample data rolled back: a guarantee does not hold ({listed})")
 
 
 @dataclass
@@ -696,6 +743,7 @@ class _Generator:
         gauss = rng.gauss
         module_type, module_minutes = self.module_type, self.module_minutes
         module_assessment, submissions = self.module_assessment, self.submissions
+        days, times = _DAYS, _TIMES_OF_DAY  # _ts() inlined: two per row, 14 M rows at scale
         progress_id = 0
         for enrollment in plan.enrollments:
             started = enrollment.done + (1 if enrollment.current else 0)
@@ -726,11 +774,14 @@ class _Generator:
                         submissions.append(_Submission(submitted_at,
                                                        assessment, enrollment.student,
                                                        enrollment.course, mean))
-                    yield (progress_id, enrollment.id, module_id, _ts(started_at),
-                           _ts(completed_at), int(minutes * (0.8 + 0.8 * rnd())) * attempts,
+                    yield (progress_id, enrollment.id, module_id,
+                           days[started_at // _DAY] + times[started_at % _DAY],
+                           days[completed_at // _DAY] + times[completed_at % _DAY],
+                           int(minutes * (0.8 + 0.8 * rnd())) * attempts,
                            score, attempts, "completed")
                 else:
-                    yield (progress_id, enrollment.id, module_id, _ts(started_at), None,
+                    yield (progress_id, enrollment.id, module_id,
+                           days[started_at // _DAY] + times[started_at % _DAY], None,
                            int(minutes * (0.1 + 0.6 * rnd())), None, 1, "in_progress")
             if (enrollment.status == _COMPLETED and course.final_assessment
                     and rnd() < _SUBMIT_SHARE):
@@ -832,6 +883,162 @@ def is_empty(conn: psycopg.Connection[Any]) -> bool:
         return not _has_data(cur)
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    """An index or constraint dropped for the load, and how to put it back."""
+
+    table: str
+    name: str
+    kind: str  # "index", "p", "u" or "f"
+    position: int  # creation order (the oid of its index; constraints for "f")
+    definition: str
+
+    def drop(self) -> sql.Composed:
+        if self.kind == "index":
+            return sql.SQL("DROP INDEX {}").format(sql.SQL(self.name))
+        return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+            sql.SQL(self.table), sql.Identifier(self.name))
+
+    def create(self) -> sql.SQL | sql.Composed:
+        # Names and definitions come from the catalog's own deparsers (regclass text,
+        # pg_get_indexdef, pg_get_constraintdef): already quoted where they need it.
+        if self.kind == "index":
+            return sql.SQL(self.definition)
+        return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            sql.SQL(self.table), sql.Identifier(self.name),
+            sql.SQL(self.definition))
+
+
+def _deferrable(cur: psycopg.Cursor[Any]) -> list[_Deferred]:
+    """Every key and secondary index of the loaded and key tables, in re-creation order."""
+    tables = list(_ANALYZE)
+    found: list[_Deferred] = []
+    for table, name, position, definition in cur.execute(
+            sql_text("sample_data/deferrable_indexes.sql"), {"tables": tables}).fetchall():
+        found.append(_Deferred(table, name, "index", int(position), definition))
+    foreign: list[_Deferred] = []
+    for table, name, kind, position, definition in cur.execute(
+            sql_text("sample_data/deferrable_constraints.sql"), {"tables": tables}).fetchall():
+        (foreign if kind == "f" else found).append(
+            _Deferred(table, name, kind, int(position), definition))
+    found.sort(key=lambda item: item.position)
+    return found + foreign  # foreign keys last: they need the keys they reference
+
+
+_CHUNK = 10_000  # rows per hand-over from the generating thread
+_AHEAD = 100  # chunks the generating thread may run ahead of COPY
+
+
+class _Producer:
+    """Generates every table's rows on a thread, in chunks, ahead of the COPY that sends them.
+
+    The point is overlap: while the connection waits on the server (an index build, an
+    ANALYZE, the server's side of COPY) the GIL is free and the next rows get made. The
+    ``_Generator`` is used from this one thread only; an exception in it is handed over
+    and raised by ``chunks``.
+    """
+
+    _END = object()
+
+    def __init__(self, generator: _Generator) -> None:
+        self.generator = generator
+        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_AHEAD)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sample-data", daemon=True)
+
+    def __enter__(self) -> _Producer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for table in TABLES:
+                chunk: list[tuple[Any, ...]] = []
+                for row in self.generator.rows(table):
+                    chunk.append(row)
+                    if len(chunk) >= _CHUNK:
+                        if not self._put((table, chunk)):
+                            return
+                        chunk = []
+                if not (self._put((table, chunk)) and self._put((table, self._END))):
+                    return
+        except BaseException as exc:  # handed to the loading thread, which raises it
+            self._put(("", exc))
+
+    def chunks(self, table: str) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of ``table`` (the tables come in TABLES order), chunk by chunk."""
+        while True:
+            name, item = self.queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is self._END:
+                return
+            assert name == table, (name, table)
+            yield item
+
+
+def _set_triggers(cur: psycopg.Cursor[Any], enabled: bool) -> None:
+    verb = sql.SQL("ENABLE" if enabled else "DISABLE")
+    for table in ("users", "enrollments"):
+        cur.execute(sql.SQL("ALTER TABLE {} {} TRIGGER USER").format(
+            sql.Identifier(table), verb))
+
+
+def _check_guarantees(cur: psycopg.Cursor[Any]) -> None:
+    broken = {str(name): int(n) for name, n in
+              cur.execute(sql_text("sample_data/guarantees.sql")).fetchall() if n}
+    if broken:
+        raise GuaranteeBroken(broken)
+
+
+def _unpartitioned(cur: psycopg.Cursor[Any], tables: Sequence[str]) -> list[str]:
+    rows = cur.execute("SELECT relname FROM pg_class WHERE oid = ANY (%s::regclass[]) "
+                       "AND relkind = 'r'", (list(tables),)).fetchall()
+    return [str(name) for (name,) in rows]
+
+
+def _mark(cur: psycopg.Cursor[Any], students: int, seed: int) -> bool:
+    """Say in the database's comment that sample-data filled it (needs its ownership)."""
+    row = cur.execute("SELECT current_database(), pg_has_role(datdba, 'USAGE') "
+                      "OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+                      "FROM pg_database WHERE datname = current_database()").fetchone()
+    if row is None or not row[1]:
+        return False
+    document = {"kind": MARK_KIND, "students": students, "seed": seed,
+                "loaded_at": datetime.now().astimezone().isoformat(timespec="seconds")}
+    cur.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+        sql.Identifier(str(row[0])), sql.Literal(json.dumps(document))))
+    return True
+
+
+def read_mark(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+    """The sample-data mark of the connected database (its JSON comment), or None."""
+    row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                       "WHERE datname = current_database()").fetchone()
+    if row is None or not row[0]:
+        return None
+    try:
+        document = json.loads(row[0])
+    except ValueError:
+        return None
+    if isinstance(document, dict) and document.get("kind") == MARK_KIND:
+        return document
+    return None
+
+
 # -- public API --------------------------------------------------------------------------
 def load(
     conn: psycopg.Connection[Any],
@@ -839,34 +1046,96 @@ def load(
     *,
     seed: int = 7,
     progress: Callable[[str, int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> SampleDataResult:
     """Fill an empty, migrated database with sample data for ``students`` students.
 
     All in one transaction: on any failure nothing is left behind. Raises ``BadConfig``
     when ``students < 1``, when the schema is missing, or when ``users``/``courses``
-    already hold rows. ``progress(table, rows)`` is called after each table is loaded.
+    already hold rows; ``GuaranteeBroken`` when a check after the load fails.
+    ``progress(table, rows)`` is called after each table is copied, ``on_step(text)``
+    whenever the load enters a phase (and every 200,000 rows of a COPY).
     """
     if students < 1:
         raise BadConfig(f"the number of students must be at least 1 (got {students})")
+    step = on_step or (lambda text: None)
     began = time.perf_counter()
+    clock = began
+    steps: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        steps[name] = round(steps.get(name, 0.0) + now - clock, 3)
+        clock = now
+
     rows: dict[str, int] = {}
     with conn.transaction(), conn.cursor() as cur:
         _refuse_unless_empty(cur)
-        cur.execute("SELECT current_setting('plan_cache_mode')")
-        setting = cur.fetchone()
-        previous = str(setting[0]) if setting else "auto"
-        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        # Empty (users and courses are, so everything that references them is): keys and
+        # indexes are cheaper built once over the loaded rows than maintained row by row.
+        step("dropping keys and indexes for the load")
+        deferred = _deferrable(cur)
+        for item in reversed(deferred):
+            cur.execute(item.drop())
+        _set_triggers(cur, enabled=False)
+        plain = _unpartitioned(cur, TABLES)
+        cur.execute(sql.SQL("TRUNCATE {}").format(
+            sql.SQL(", ").join(sql.Identifier(name) for name in plain)))
+        cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        lap("prepare")
 
-        generator = _Generator(students, seed)
-        for table in TABLES:
-            count = 0
-            with cur.copy(f"COPY {table} ({_COLUMNS[table]}) FROM STDIN") as copy:
-                for row in generator.rows(table):
-                    copy.write_row(row)
-                    count += 1
-            rows[table] = count
-            if progress is not None:
-                progress(table, count)
+        # Each table's own indexes and keys are built, and the table ANALYZEd, right after
+        # its COPY, while the producer thread makes the next table's rows; what spans
+        # tables (key tables, foreign keys) comes once everything is in.
+        own: dict[str, list[_Deferred]] = {}
+        last: list[_Deferred] = []
+        for item in deferred:
+            if item.kind != "f" and item.table in TABLES:
+                own.setdefault(item.table, []).append(item)
+            else:
+                last.append(item)
+        with _Producer(_Generator(students, seed)) as producer:
+            for table in TABLES:
+                step(f"loading {table}")
+                count = 0
+                freeze = sql.SQL(" WITH (FREEZE)") if table in plain else sql.SQL("")
+                statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+                    sql.Identifier(table), sql.SQL(_COLUMNS[table]),
+                    freeze)
+                reported = 0
+                with cur.copy(statement) as copy:
+                    write = copy.write_row
+                    for chunk in producer.chunks(table):
+                        for row in chunk:
+                            write(row)
+                        count += len(chunk)
+                        if count - reported >= _REPORT_EVERY:
+                            reported = count
+                            step(f"loading {table}: {count:,} rows")
+                rows[table] = count
+                if progress is not None:
+                    progress(table, count)
+                lap("copy")
+                for item in own.get(table, []):
+                    step(f"building {item.name}")
+                    cur.execute(item.create())
+                step(f"analyzing {table}")
+                cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+                lap("indexes and analyze")
+
+        step("filling the key tables")
+        for statement_text in _FILL_KEYS:
+            cur.execute(statement_text)
+        lap("key tables")
+        for item in last:
+            step(f"building {item.name}" if item.kind != "f" else f"validating {item.name}")
+            cur.execute(item.create())
+        _set_triggers(cur, enabled=True)
+        lap("keys and foreign keys")
+        step("checking the guarantees")
+        _check_guarantees(cur)
+        lap("checks")
 
         # Ids are 1..count: move each sequence to the largest one (to 1, unused, if none).
         # setval is not undone by a rollback, so it runs only once every COPY has succeeded.
@@ -875,8 +1144,10 @@ def load(
                 "SELECT setval(%s::regclass, %s, %s)",
                 (SEQUENCES[table], max(count, 1), count > 0),
             )
-
-        cur.execute("SELECT set_config('plan_cache_mode', %s, true)", (previous,))
+        marked = _mark(cur, students, seed)
+        step("analyzing the key tables")
         cur.execute(sql.SQL("ANALYZE {}").format(
-            sql.SQL(", ").join(sql.Identifier(name) for name in _ANALYZE)))
-    return SampleDataResult(students=students, rows=rows, seconds=time.perf_counter() - began)
+            sql.SQL(", ").join(sql.Identifier(name) for name in KEY_TABLES)))
+        lap("indexes and analyze")
+    return SampleDataResult(students=students, rows=rows, seconds=time.perf_counter() - began,
+                            steps=steps, marked=marked)

@@ -98,6 +98,29 @@ def one_line(exc: BaseException | str) -> str:
     return "; ".join(parts) if parts else type(exc).__name__
 
 
+def through_pooler(conn: psycopg.Connection[Any]) -> bool:
+    """Whether ``conn`` reaches PostgreSQL through a connection pooler such as PgBouncer.
+
+    A server tells each new session its process id (BackendKeyData, ``conn.info.backend_pid``);
+    a pooler answers the login itself and makes one up, so it differs from the
+    ``pg_backend_pid()`` of the server session that runs the query. Needs no privilege and
+    no pooler admin access, and holds for every pool mode and pooler version.
+    """
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    return row is not None and int(row[0]) != conn.info.backend_pid
+
+
+def require_direct(conn: psycopg.Connection[Any], what: str) -> None:
+    """Refuse (exit 3) a connection through a pooler: ``what`` needs a session-level lock."""
+    from .errors import Refused
+
+    if through_pooler(conn):
+        raise Refused(f"{what} holds a session-level advisory lock, which a connection pooler "
+                      "(PgBouncer in transaction mode) does not keep: this target goes through "
+                      "one; nothing was done: use the direct DSN of the server (for the local "
+                      "cluster: `watoto-schema local url`)")
+
+
 def require_primary(target: Target) -> None:
     """Refuse (exit 3) before any work when ``target`` is a read-only standby."""
     from .errors import Refused

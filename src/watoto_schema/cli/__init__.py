@@ -196,6 +196,7 @@ def _register() -> None:
         data,
         drift,
         health,
+        loadtest,
         local,
         maintain,
         migrations,
@@ -214,6 +215,7 @@ def _register() -> None:
     cli.add_command(maintain.maintain)
     cli.add_command(partitions.partitions)
     cli.add_command(data.sample_data)
+    cli.add_command(loadtest.loadtest)
     cli.add_command(testdb.testdb)
     cli.add_command(health.health)
     cli.add_command(pitr.pitr)

@@ -24,7 +24,7 @@ def _lag(node: Any) -> str:
     return f"{int(node.lag_bytes)} B / {node.lag_seconds or 0:.1f}s"
 
 
-def _render(app: AppContext, status: Any) -> None:
+def _render(app: AppContext, status: Any, pooler: dict[str, Any] | None = None) -> None:
     from ..local import ClusterStatus
 
     assert isinstance(status, ClusterStatus)
@@ -33,6 +33,8 @@ def _render(app: AppContext, status: Any) -> None:
     primary = next((n for n in status.nodes if n.role == "primary"), None)
     doc.update(datadir=f"{status.root}/pgdata" if status.mode != "ha" else None,
                port=primary.port if primary else None, url=status.writer_url)
+    if pooler is not None:
+        doc["pgbouncer"] = pooler
     app.out.document(doc)
     state = "running" if status.running else ("stopped" if status.initialized
                                               else "not created")
@@ -44,6 +46,9 @@ def _render(app: AppContext, status: Any) -> None:
     if status.server_version:
         app.out.line(f"  version: PostgreSQL {status.server_version}")
     app.out.line(f"  writer:  {status.writer_url}")
+    if pooler is not None:
+        app.out.line(f"  pgbouncer ({pooler['pool_mode']} pooling, pid {pooler['pid']}): "
+                     f"{pooler['url']}")
     if status.mode != "single":
         app.out.line(f"  readers: {status.reader_url}")
         app.out.table(None, ["node", "role", "port", "state", "sync", "replay lag"],
@@ -64,15 +69,31 @@ def _render(app: AppContext, status: Any) -> None:
 @click.option("--replication", type=click.Choice(["sync", "async"]), default=None,
               help="--ha: commits wait for a standby (sync, pg_auto_failover's default) or "
                    "not (async: a failover can lose the last ones).")
+@click.option("--pgbouncer", "with_pgbouncer", is_flag=True,
+              help="Also start PgBouncer (transaction pooling) in front of the primary, on a "
+                   "free port: `local url --pgbouncer` gives its URL. Not for migrate or "
+                   "maintain, which refuse it.")
 @pass_app
 def start(app: AppContext, replicas: int | None, ha: bool, detection: str | None,
-          replication: str | None) -> None:
+          replication: str | None, with_pgbouncer: bool) -> None:
     """Create (first time) and start the cluster, with a database named watoto."""
     from ..local import default_cluster
     from ..local import start as start_cluster
 
-    _render(app, start_cluster(default_cluster(), replicas=replicas, ha=ha,
-                               detection=detection, replication=replication))
+    cluster = default_cluster()
+    status = start_cluster(cluster, replicas=replicas, ha=ha, detection=detection,
+                           replication=replication)
+    pooler = None
+    if with_pgbouncer:
+        if status.mode == "ha":
+            from ..errors import Refused
+
+            raise Refused("--pgbouncer fronts a single primary; a pg_auto_failover formation "
+                          "moves it: run PgBouncer per node yourself (docs/loadtest.md)")
+        from ..local import pgbouncer
+
+        pooler = pgbouncer.as_dict(pgbouncer.start(cluster))
+    _render(app, status, pooler)
 
 
 @local.command()
@@ -97,8 +118,10 @@ def status_(app: AppContext) -> None:
 @local.command()
 @click.option("--readers", is_flag=True,
               help="The URL for reads: a standby when one answers (prefer-standby).")
+@click.option("--pgbouncer", "via_pgbouncer", is_flag=True,
+              help="The URL of PgBouncer (started by `local start --pgbouncer`).")
 @pass_app
-def url(app: AppContext, readers: bool) -> None:
+def url(app: AppContext, readers: bool, via_pgbouncer: bool) -> None:
     """Print the cluster's connection URL (for --dsn, psql, WATOTO_DATABASE_URL).
 
     With standbys it names every node: target_session_attrs=read-write finds the primary
@@ -106,7 +129,16 @@ def url(app: AppContext, readers: bool) -> None:
     """
     from ..local import default_cluster, reader_url, writer_url
 
-    value = (reader_url if readers else writer_url)(default_cluster())
+    if via_pgbouncer:
+        from ..errors import LocalClusterError
+        from ..local import pgbouncer
+
+        pooler = pgbouncer.info(default_cluster())
+        if pooler.url is None:
+            raise LocalClusterError("PgBouncer is not running: `local start --pgbouncer`")
+        value = pooler.url
+    else:
+        value = (reader_url if readers else writer_url)(default_cluster())
     app.out.document({"url": value})
     if not app.out.as_json:
         click.echo(value)

@@ -60,7 +60,11 @@ def start(cluster: LocalCluster, *, replicas: int | None = None, ha: bool = Fals
 
 
 def stop(cluster: LocalCluster) -> ClusterStatus:
-    """Stop every node (fast shutdown), standbys before the primary, the monitor last."""
+    """Stop every node (fast shutdown), standbys before the primary, the monitor last;
+    PgBouncer, when ``start --pgbouncer`` started it, before all of them."""
+    from . import pgbouncer
+
+    pgbouncer.stop(cluster)
     topology = Topology.load(cluster.root)
     if topology.mode == "ha":
         from .autofailover import stop_formation
@@ -75,7 +79,10 @@ def stop(cluster: LocalCluster) -> ClusterStatus:
 
 
 def destroy(cluster: LocalCluster) -> None:
-    """Stop every node and delete the whole folder."""
+    """Stop every node (and PgBouncer) and delete the whole folder."""
+    from . import pgbouncer
+
+    pgbouncer.stop(cluster)
     topology = Topology.load(cluster.root)
     if topology.mode != "single" or cluster.initialized:
         stop(cluster)

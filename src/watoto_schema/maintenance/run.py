@@ -57,8 +57,12 @@ def maintenance_lock(conn: psycopg.Connection[Any], wait: float | None,
 
     ``wait`` 0 refuses at once when another run holds it (``MaintenanceLockHeld``, exit 3),
     a number polls that many seconds, None waits as long as it takes. The lock dies with
-    the session: a run killed with ``kill -9`` leaves nothing to unlock.
+    the session: a run killed with ``kill -9`` leaves nothing to unlock. A connection
+    through a pooler is refused first (``Refused``): the lock would not be the run's own.
     """
+    from ..target import require_direct
+
+    require_direct(conn, "maintain")
     started = time.monotonic()
     told = False
     while True:

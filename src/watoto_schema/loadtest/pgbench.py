@@ -1,0 +1,121 @@
+"""Run pgbench with the rendered scripts and read its per-transaction log."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import WatotoError
+
+# libpq connection keywords and the environment variables pgbench (libpq) reads them from:
+# the connection goes to pgbench through its environment, so a password never shows in ps.
+_ENVIRONMENT = {
+    "host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "dbname": "PGDATABASE",
+    "user": "PGUSER", "password": "PGPASSWORD", "passfile": "PGPASSFILE",
+    "service": "PGSERVICE", "options": "PGOPTIONS", "application_name": "PGAPPNAME",
+    "connect_timeout": "PGCONNECT_TIMEOUT", "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL", "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "gssencmode": "PGGSSENCMODE", "channel_binding": "PGCHANNELBINDING",
+}
+_ABORTED = re.compile(r"client (\d+) aborted", re.IGNORECASE)
+
+
+class LoadtestError(WatotoError):
+    """pgbench could not run, or ended without a log to read."""
+
+
+def find_pgbench() -> Path:
+    """pgbench from the server binaries (as ``local`` finds initdb), else from PATH."""
+    from ..local.cluster import find_bindir
+
+    try:
+        candidate = find_bindir() / "pgbench"
+        if candidate.is_file():
+            return candidate
+    except WatotoError:
+        pass
+    on_path = shutil.which("pgbench")
+    if on_path:
+        return Path(on_path)
+    raise LoadtestError("pgbench not found: install the PostgreSQL server package (Debian: "
+                        "apt-get install postgresql-15, which ships it) or set WATOTO_PG_BINDIR")
+
+
+def connection_environment(conninfo: str) -> dict[str, str]:
+    """The libpq environment that makes pgbench connect where ``conninfo`` points."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    for key, value in conninfo_to_dict(conninfo).items():
+        if value is None:
+            continue
+        name = _ENVIRONMENT.get(key)
+        if name is None:
+            raise LoadtestError(f"connection setting {key!r} cannot be passed to pgbench")
+        env[name] = str(value)
+    return env
+
+
+@dataclass
+class Transaction:
+    script: int  # index in the order the scripts were given to pgbench
+    latency_us: int | None  # None: failed
+
+
+@dataclass
+class PgbenchRun:
+    """What pgbench did: its exit status, stderr, the transactions of its log, seconds."""
+
+    returncode: int
+    stderr: str
+    seconds: float
+    transactions: list[Transaction] = field(default_factory=list)
+    aborted_clients: int = 0
+
+
+def run(command: list[str], env: dict[str, str], log_dir: Path) -> PgbenchRun:
+    """Run pgbench (``command`` writes its log under ``log_dir``) and read the log."""
+    import time
+
+    began = time.perf_counter()
+    try:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise LoadtestError(f"pgbench could not start: {exc}") from exc
+    seconds = time.perf_counter() - began
+    result = PgbenchRun(proc.returncode, proc.stderr, seconds)
+    result.aborted_clients = len(set(_ABORTED.findall(proc.stderr)))
+    logs = sorted(log_dir.glob("pgbench_log.*"))
+    if proc.returncode not in (0, 2) or not logs:
+        detail = proc.stderr.strip().splitlines()
+        raise LoadtestError("pgbench failed: " + (detail[-1] if detail else
+                                                  f"exit status {proc.returncode}, no log"))
+    for path in logs:
+        result.transactions.extend(read_log(path))
+    return result
+
+
+def read_log(path: Path) -> list[Transaction]:
+    """Transactions of one per-transaction log file of pgbench.
+
+    Each line: client_id transaction_no time script_no time_epoch time_us [schedule_lag
+    ...]; ``time`` is the latency in microseconds, or ``failed`` (also ``serialization``,
+    ``deadlock``) for a failed transaction, ``skipped`` for one --latency-limit dropped.
+    """
+    found: list[Transaction] = []
+    with path.open(encoding="ascii", errors="replace") as lines:
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            latency = fields[2]
+            if latency == "skipped":
+                continue
+            found.append(Transaction(int(fields[3]),
+                                     int(latency) if latency.isdigit() else None))
+    return found
