@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from watoto_schema import local
 from watoto_schema.local import LocalCluster
@@ -118,7 +119,10 @@ def index_build_lag() -> list[tuple[str, float, float, float]]:
         folder.mkdir()
         creates = "\n".join(d.replace("CREATE INDEX", "CREATE INDEX CONCURRENTLY", 1) + ";"
                             for _, d in rows)
-        drops = "\n".join(f"DROP INDEX IF EXISTS {name};" for name, _ in rows)
+        with psycopg.connect(url) as conn:
+            drops = "\n".join(
+                sql.SQL("DROP INDEX IF EXISTS {};").format(sql.Identifier(name)).as_string(conn)
+                for name, _ in rows)
         (folder / "1001_rebuild_indexes.sql").write_text(
             "-- depends: 0007_views\n-- transactional: false\n" + creates + "\n")
         (folder / "1001_rebuild_indexes.rollback.sql").write_text(drops + "\n")
@@ -127,7 +131,8 @@ def index_build_lag() -> list[tuple[str, float, float, float]]:
                                                 ["--max-replica-lag", "1MB"])):
             with psycopg.connect(url, autocommit=True) as conn:
                 for name, _ in rows:
-                    conn.execute(f"DROP INDEX IF EXISTS {name}")
+                    conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(
+                        sql.Identifier(name)))
                 conn.execute("CHECKPOINT")
             sampler = LagSampler(url)
             started = time.monotonic()

@@ -131,16 +131,17 @@ def invalidator_for(app: AppContext, options: RunOptions, require: bool,
                     dry_run: bool) -> Invalidator | None:
     """The cache hook of a ``migrate`` run, chained after ``options.after_each``; None
     without a Redis. A malformed URL fails here, before any migration runs."""
-    from ..cache.after_migrate import Invalidator, chain
-    from ..cache.connection import check_url
     from ..errors import BadConfig
 
     target = app.cache_target()
-    if target is None:
+    if target is None:  # no Redis: nothing of the cache layer is imported
         if require:
             raise BadConfig("--require-cache-invalidation needs a Redis: pass --redis URL or "
                             "set WATOTO_REDIS_URL")
         return None
+    from ..cache.after_migrate import Invalidator, chain
+    from ..cache.connection import check_url
+
     check_url(target)
     invalidator = Invalidator(target, app.cache_policy(), app.extra_dirs, require=require,
                               on_event=app.out.note)

@@ -256,7 +256,7 @@ def _create(cluster: LocalCluster, replicas: int, detection: str, replication: s
             "--auth-local=trust", "--auth-host=trust", "--encoding=UTF8", "--locale=C.UTF-8"]
     if not cluster.fsync:
         args.append("--no-sync")
-    _run_as_server(root, args)
+    cluster._run(args, user)
     node_settings = dict(NODE_SETTINGS)
     if not cluster.fsync:
         node_settings.update(fsync="off", full_page_writes="off")
@@ -275,16 +275,6 @@ def _create(cluster: LocalCluster, replicas: int, detection: str, replication: s
             _autoctl(root, ["set", "node", "replication-quorum", "false", "--pgdata",
                             str(root / node.path / "pgdata")])
     return topology
-
-
-def _run_as_server(root: Path, args: list[str]) -> None:
-    user = _unprivileged_user()
-    proc = subprocess.run(args, capture_output=True, text=True, cwd=root,
-                          env=_env(root, find_bindir(), user), **_as_user(user))
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise LocalClusterError(f"{Path(args[0]).name} failed: "
-                                f"{detail[-1] if detail else proc.returncode}")
 
 
 def _wait_monitor(topology: Topology, timeout: float) -> None:

@@ -10,7 +10,6 @@ otherwise), which must be able to reach the folder.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pwd
@@ -375,9 +374,7 @@ def _wait_reaped(datadir: Path, timeout: float = 30) -> None:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not; our own dead children are reaped here)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

@@ -51,6 +51,7 @@ def failover_drill(cluster: LocalCluster, *, writes_per_second: float = 50,
                    rejoin: bool = True, on_event: Any = None) -> DrillReport:
     """Run the drill on the local ``--ha`` formation (refused on anything else)."""
     import psycopg
+    from psycopg import sql
 
     from .autofailover import _primary_name, kill_node, start_formation
 
@@ -67,15 +68,17 @@ def failover_drill(cluster: LocalCluster, *, writes_per_second: float = 50,
     if old is None:
         raise Refused("the formation has no settled primary now: `local status`, then retry")
     url = writer_url(cluster, "postgres") + "&connect_timeout=2"
+    table = sql.Identifier(DRILL_TABLE)
+    insert = sql.SQL("INSERT INTO {} (seq) VALUES (%s)").format(table)
 
     def say(text: str) -> None:
         if on_event is not None:
             on_event(text)
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {DRILL_TABLE}")
-        conn.execute(f"CREATE TABLE {DRILL_TABLE} (seq bigint PRIMARY KEY, "
-                     "written_at timestamptz NOT NULL DEFAULT clock_timestamp())")
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        conn.execute(sql.SQL("CREATE TABLE {} (seq bigint PRIMARY KEY, written_at timestamptz "
+                             "NOT NULL DEFAULT clock_timestamp())").format(table))
     report = DrillReport(old, None, topology.detection, topology.replication,
                          writes_per_second)
     acked: list[int] = []
@@ -105,7 +108,7 @@ def failover_drill(cluster: LocalCluster, *, writes_per_second: float = 50,
                     conn_w = psycopg.connect(url, autocommit=True)
                 seq += 1
                 sent = True
-                conn_w.execute(f"INSERT INTO {DRILL_TABLE} (seq) VALUES (%s)", (seq,))
+                conn_w.execute(insert, (seq,))
                 acked.append(seq)
                 if killed_at is not None and recovered_at is None:
                     recovered_at = time.monotonic()
@@ -132,8 +135,9 @@ def failover_drill(cluster: LocalCluster, *, writes_per_second: float = 50,
     report.in_doubt = len(doubt)
     if recovered_at is not None:
         with psycopg.connect(url, autocommit=True) as conn:
-            present = {row[0] for row in conn.execute(f"SELECT seq FROM {DRILL_TABLE}")}
-            conn.execute(f"DROP TABLE {DRILL_TABLE}")
+            present = {row[0] for row in conn.execute(
+                sql.SQL("SELECT seq FROM {}").format(table))}
+            conn.execute(sql.SQL("DROP TABLE {}").format(table))
         report.lost = sorted(set(acked) - present)
         report.in_doubt_present = len(set(doubt) & present)
     if rejoin:
