@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from watoto_schema.local import LocalCluster
+from watoto_schema.sources import MigrationFile
 
 BIN = Path(sys.executable).parent
 
@@ -62,3 +63,30 @@ def row(label: str, value_ms: float, reference_ms: float | None = None,
         note: str = "") -> str:
     ratio = f"{value_ms / reference_ms:6.2f}x" if reference_ms else "       "
     return f"  {label:<44} {value_ms:9.1f} ms  {ratio}  {note}"
+
+
+def psql_script(files: Sequence[MigrationFile], out: Path, each: bool = False) -> int:
+    """The migrations' SQL as one psql script, with the same schema_migrations rows.
+
+    Returns the count of migrations.
+
+    Without ``each``: one transaction around each run of transactional migrations (the
+    whole set but the non-transactional ones, which run outside as they must), like
+    ``psql -1``; with ``each``: every transactional migration in its own BEGIN/COMMIT, the
+    atomicity migrate gives.
+    """
+    parts: list[str] = []
+    in_transaction = False
+    for f in files:
+        body = ("\n".join(s.rstrip(";") + ";" for s in f.statements)
+                + f"\nINSERT INTO schema_migrations (version) VALUES ('{f.version}');")
+        if each and f.transactional:
+            body = f"BEGIN;\n{body}\nCOMMIT;"
+        elif not each and f.transactional != in_transaction:
+            parts.append("BEGIN;" if f.transactional else "COMMIT;")
+            in_transaction = f.transactional
+        parts.append(body)
+    if in_transaction:
+        parts.append("COMMIT;")
+    out.write_text("\n".join(parts) + "\n")
+    return len(files)

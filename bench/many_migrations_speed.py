@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import BIN, cluster, fresh_db, median_ms, row, timed
+from common import BIN, cluster, fresh_db, median_ms, psql_script, row, timed
 
 from watoto_schema import sources
 
@@ -62,20 +62,6 @@ def generate(folder: Path, count: int = COUNT) -> None:
         previous = version
 
 
-def psql_script(folder: Path, out: Path, each: bool = False) -> int:
-    """The same SQL as one script, with the same schema_migrations rows; returns the count.
-
-    ``each``: every migration in its own BEGIN/COMMIT, the atomicity migrate gives.
-    """
-    files = sources.read(sources.migration_dirs([folder]))
-    begin, commit = ("BEGIN;\n", "\nCOMMIT;") if each else ("", "")
-    out.write_text("\n".join(
-        begin + "\n".join(s.rstrip(";") + ";" for s in f.statements)
-        + f"\nINSERT INTO schema_migrations (version) VALUES ('{f.version}');" + commit
-        for f in files) + "\n")
-    return len(files)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7)
@@ -84,9 +70,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="watoto-bench-many-"))
     generate(folder)
     script = folder.with_name(folder.name + ".sql")
-    total = psql_script(folder, script)
+    total = psql_script(sources.read(sources.migration_dirs([folder])), script)
     script_each = folder.with_name(folder.name + "-each.sql")
-    psql_script(folder, script_each, each=True)
+    psql_script(sources.read(sources.migration_dirs([folder])), script_each, each=True)
     ws = [str(BIN / "watoto-schema")]
     samples: dict[str, list[float]] = {k: [] for k in (
         "psql", "psql_each", "migrate", "status", "status_json", "verify", "noop", "pass",
@@ -97,7 +83,7 @@ def main() -> None:
         psql = str(Path(pg._state().bindir) / "psql")  # type: ignore[union-attr]
         for i in range(rounds):
             url = fresh_db(pg, f"bench_psql_{i}")
-            samples["psql"].append(timed([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1",
+            samples["psql"].append(timed([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                           "-f", str(script), url]))
             url = fresh_db(pg, f"bench_psql_each_{i}")
             samples["psql_each"].append(timed([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1",

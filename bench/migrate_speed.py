@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import BIN, cluster, fresh_db, median_ms, row, timed
+from common import BIN, cluster, fresh_db, median_ms, psql_script, row, timed
 
 from watoto_schema import sources
 
@@ -27,10 +27,7 @@ def main() -> None:
 
     files = sources.read(sources.migration_dirs())
     script = Path(tempfile.mkdtemp(prefix="watoto-bench-sql-")) / "all.sql"
-    script.write_text("\n".join(
-        "\n".join(s.rstrip(";") + ";" for s in f.statements)
-        + f"\nINSERT INTO schema_migrations (version) VALUES ('{f.version}');"
-        for f in files) + "\n")
+    psql_script(files, script)
     psql = str(Path(sys.executable).parent / "psql")
     psql = psql if Path(psql).exists() else "psql"
     ours, plain_psql, yoyo, help_times, status_times, python_times, floor = ([] for _ in range(7))
@@ -45,7 +42,7 @@ def main() -> None:
                                "--no-premake"]))
             status_times.append(timed([str(BIN / "watoto-schema"), "--dsn", url, "status"]))
             url = fresh_db(pg, f"bench_psql_{i}")
-            plain_psql.append(timed([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f",
+            plain_psql.append(timed([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
                                      str(script), url]))
             url = fresh_db(pg, f"bench_yoyo_{i}")
             yoyo_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
