@@ -2,8 +2,9 @@
 (tables, indexes, views, rows; every tenth with a rollback file) are applied after the 7
 shipped ones, 209 in all, and timed as whole processes in one run on one server:
 
-* `watoto-schema migrate` of all 209 on a fresh database, against `psql -X -1 -f` of the
-  same SQL (with the same `schema_migrations` rows), and against `psql -X -f` of it with
+* `watoto-schema migrate` of all 209 on a fresh database, against `psql -X -f` of the
+  same SQL in one transaction (the non-transactional migrations outside it; the same
+  `schema_migrations` rows), and against `psql -X -f` of it with
   each migration in its own transaction (the atomicity `migrate` gives, one commit each);
 * `status`, `status --json` and `verify` with all 209 applied, and `migrate` with nothing
   pending, against the floor: a Python process that imports the stack and runs one query.
@@ -116,8 +117,9 @@ def main() -> None:
         return ms[key] / ratio
 
     print(f"migrate a fresh database: {total} migrations ({COUNT} generated), "
-          f"median of {rounds} rounds (ratio against psql -1 -f, median of per-round ratios)")
-    print(row("psql -X -1 -f (same SQL concatenated)", ms["psql"], ms["psql"], "reference"))
+          f"median of {rounds} rounds (ratio against psql -f in one transaction, median of "
+          "per-round ratios)")
+    print(row("psql -X -f, one transaction (same SQL)", ms["psql"], ms["psql"], "reference"))
     print(row("psql -X -f, one transaction per migration", ms["psql_each"],
               paired("psql_each", "psql"), "migrate's atomicity, no bookkeeping"))
     print(row(f"watoto-schema migrate --no-premake ({total})", ms["migrate"],
