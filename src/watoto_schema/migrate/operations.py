@@ -1,0 +1,238 @@
+"""The operations: migrate, rollback, repair, baseline, new."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import sources
+from ..errors import (
+    BadConfig,
+    Refused,
+)
+from ..sources import MigrationFile
+from ..target import Target, connect
+from .history import read_applied
+from .model import (
+    AppliedState,
+    RunOptions,
+    RunResult,
+)
+from .plan import _check_history, _script, _to_apply, _to_rollback
+from .runner import (
+    _Runner,
+    migration_lock,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+# -- the operations ----------------------------------------------------------------------
+
+def migrate(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path] = (),
+            options: RunOptions | None = None, dry_run: bool = False,
+            on_event: Callable[[str], None] | None = None) -> RunResult:
+    """Apply pending migrations (up to and including ``to``), each on its own.
+
+    Idempotent: a second run finds nothing to do. Concurrent runs serialise on the
+    migration lock and apply each migration exactly once. Refuses (exit 3) when an
+    applied migration's file was edited or is gone. ``dry_run`` reads only and returns
+    the script in ``RunResult.sql``.
+    """
+    return _operate("apply", target, extra_dirs, options or RunOptions(), dry_run, on_event,
+                    lambda files, applied: _to_apply(files, applied, to),
+                    quick=to is None)
+
+
+def _up_to_date(conn: psycopg.Connection[Any], extra_dirs: Sequence[Path]) -> bool:
+    """The common case, nothing pending, found without parsing SQL or taking the lock.
+
+    False when something may be pending (the full, locked run decides). Still refuses an
+    edited or missing applied migration.
+    """
+    dirs = sources.migration_dirs(extra_dirs)
+    applied = read_applied(conn)
+    # Names first: with something pending the files are not read twice (the run reads them).
+    if any(p.stem not in applied or applied[p.stem].state == "running"
+           for p in sources.paths(dirs)):
+        return False
+    _check_history(sources.scan(dirs), applied)
+    return True
+
+
+def apply_versions(target: Target, versions: Sequence[str],
+                   extra_dirs: Sequence[Path] = ()) -> RunResult:
+    """Apply exactly ``versions`` (and nothing else) to a database, in dependency order.
+
+    Used to build the expected schema of a database that has applied those versions.
+    """
+    wanted = set(versions)
+    return _operate("apply", target, extra_dirs, RunOptions(), False, None,
+                    lambda files, applied: [f for f in files
+                                            if f.version in wanted and f.version not in applied])
+
+
+def rollback(target: Target, *, to: str | None = None, steps: int | None = None,
+             everything: bool = False, extra_dirs: Sequence[Path] = (),
+             options: RunOptions | None = None, dry_run: bool = False,
+             on_event: Callable[[str], None] | None = None) -> RunResult:
+    """Roll back applied migrations, newest first, each on its own.
+
+    Exactly one of ``to`` (keep that version and what it depends on), ``steps`` (the last
+    N applied) or ``everything`` selects what goes.
+    """
+    if sum((to is not None, steps is not None, everything)) != 1:
+        raise BadConfig("rollback needs exactly one of --to VERSION, --steps N, --all")
+    return _operate("rollback", target, extra_dirs, options or RunOptions(), dry_run, on_event,
+                    lambda files, applied: _to_rollback(files, applied, to, steps))
+
+
+def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options: RunOptions,
+             dry_run: bool, on_event: Callable[[str], None] | None,
+             select: Callable[[list[MigrationFile], dict[str, AppliedState]],
+                              list[MigrationFile]], quick: bool = False) -> RunResult:
+    started = time.monotonic()
+    result = RunResult(direction, target.display)
+    runner = _Runner(target, options, on_event) if quick and not dry_run else None
+    try:
+        if runner is not None and _up_to_date(runner.conn, extra_dirs):
+            result.seconds = time.monotonic() - started
+            return result
+        files = sources.read(sources.migration_dirs(extra_dirs))
+        if dry_run:
+            with connect(target) as conn:
+                applied = read_applied(conn)
+                _check_history(files, applied)
+                todo = select(files, applied)
+                if options.before_apply is not None:
+                    options.before_apply(files, todo)
+                result.sql = _script(target, todo, direction, options, conn, applied)
+            result.done = [m.version for m in todo]
+            result.seconds = time.monotonic() - started
+            return result
+        runner = runner or _Runner(target, options, on_event)
+        with migration_lock(runner.conn, options.lock_wait):
+            if options.before_apply is not None:  # before bootstrap: a refusal creates nothing
+                applied = read_applied(runner.conn)
+                _check_history(files, applied)
+                options.before_apply(files, select(files, applied))
+            runner.bootstrap()
+            applied = read_applied(runner.conn)
+            _check_history(files, applied)
+            for m in select(files, applied):
+                resume = applied[m.version].statements_done if (
+                    direction == "apply" and m.version in applied) else 0
+                runner.run(m, direction, resume)
+                result.done.append(m.version)
+                if options.after_each is not None:
+                    options.after_each(runner.conn, m.version)
+    finally:
+        if runner is not None:
+            runner.close()
+    result.retries = runner.retries
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def repair(target: Target, *, extra_dirs: Sequence[Path] = (),
+           options: RunOptions | None = None) -> RunResult:
+    """Re-record the checksums of applied migrations whose files changed (after review).
+
+    Also records checksums for migrations applied before checksums were kept. Does not
+    touch partial migrations (``migrate`` resumes them) or missing files.
+    """
+    options = options or RunOptions()
+    started = time.monotonic()
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    result = RunResult("repair", target.display)
+    runner = _Runner(target, options, None)
+    try:
+        with migration_lock(runner.conn, options.lock_wait):
+            runner.bootstrap()
+            applied = read_applied(runner.conn)
+            with runner.conn.transaction():
+                for f in files:
+                    record = applied.get(f.version)
+                    if record is None or record.state != "applied":
+                        continue
+                    if (record.checksum, record.rollback_checksum) != (f.checksum,
+                                                                       f.rollback_checksum):
+                        runner._history(f, "applied", f.statement_count)
+                        result.done.append(f.version)
+    finally:
+        runner.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def baseline(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path] = (),
+             options: RunOptions | None = None) -> RunResult:
+    """Adopt a database built by hand: record migrations as applied without running them.
+
+    Only on a database this tool has not migrated yet, and only after checking that every
+    object the migrations create (tables, indexes, views, functions, triggers, constraints,
+    sequences) is present; otherwise refuses (exit 3) naming what is missing.
+    """
+    from .. import objects
+
+    options = options or RunOptions()
+    started = time.monotonic()
+    files = sources.read(sources.migration_dirs(extra_dirs))
+    chosen = _to_apply(files, {}, to)
+    result = RunResult("baseline", target.display)
+    runner = _Runner(target, options, None)
+    try:
+        with migration_lock(runner.conn, options.lock_wait):
+            if read_applied(runner.conn):
+                raise Refused("this database already has applied migrations: baseline is only "
+                              "for a database no migration tool has run on (see `status`)")
+            missing = objects.missing(runner.conn, [s for f in chosen for s in f.statements])
+            if missing:
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise Refused("not baselined, objects the migrations create are missing: "
+                              + ", ".join(missing[:5]) + more)
+            runner.bootstrap()
+            with runner.conn.transaction():
+                for f in chosen:
+                    runner.conn.execute(runner._record_sql(f, "apply", None))
+                    result.done.append(f.version)
+    finally:
+        runner.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def new(name: str, folder: Path, extra_dirs: Sequence[Path] = (), *,
+        transactional: bool = True) -> list[Path]:
+    """Write the next numbered migration and its rollback into ``folder`` from templates."""
+    import re
+
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from ..resources import data_dir
+
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,60}", name):
+        raise BadConfig(f"migration name {name!r}: use lower-case letters, digits and _")
+    dirs = sources.migration_dirs(extra_dirs)
+    if folder.resolve() not in [d.resolve() for d in dirs]:
+        dirs.append(folder)
+    files = sources.read(dirs) if folder.is_dir() else sources.read(dirs[:-1])
+    numbers = [int(f.version.split("_", 1)[0]) for f in files
+               if f.version.split("_", 1)[0].isdigit()]
+    version = f"{max(numbers, default=0) + 1:04d}_{name}"
+    depended = {d for f in files for d in f.depends}
+    heads = [f.version for f in files if f.version not in depended]
+    env = Environment(loader=FileSystemLoader(data_dir("sql") / "templates"),
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for template, suffix in (("migration.sql.j2", ".sql"), ("rollback.sql.j2", ".rollback.sql")):
+        path = folder / f"{version}{suffix}"
+        if path.exists():
+            raise Refused(f"{path} already exists")
+        path.write_text(env.get_template(template).render(
+            version=version, depends=heads, transactional=transactional))
+        written.append(path)
+    return written
