@@ -16,6 +16,8 @@ WITH rels AS (
        -- _yoyo_version, yoyo_lock) and watoto_migration_history
        AND c.relname NOT LIKE '\_yoyo\_%' AND c.relname NOT LIKE 'yoyo\_lock%'
        AND c.relname NOT LIKE 'watoto\_migration\_history%'
+       -- the online migration engine's state (watoto_online_migration, _backfill)
+       AND c.relname NOT LIKE 'watoto\_online\_%'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                           AND d.deptype = 'e')

@@ -392,6 +392,40 @@ def _history(conn: Any, files: Sequence[sources.FileSummary]) -> tuple[list[str]
     return versions, diffs
 
 
+def _online_owned(conn: Any) -> dict[str, list[str]]:
+    """What an online migration in progress added (docs/online.md): not drift."""
+    from .migrate import online
+
+    state = online.active(conn)
+    return state.plan["owned"] if state is not None else {}
+
+
+_SHADOW = re.compile(r'(^|[."_])_w_')
+
+
+def _without_online(diffs: list[Difference], owned: dict[str, list[str]]) -> list[Difference]:
+    """Drop the differences an active online migration explains: its version schemas and
+    their views, its shadow columns, indexes, constraints and triggers (``_w_``), and what
+    its plan says it added; anything else is still drift."""
+    if not owned:
+        return diffs
+    schemas = owned.get("schemas", [])
+    names = [n for key in ("columns", "indexes", "constraints", "tables", "functions",
+                           "triggers") for n in owned.get(key, [])]
+
+    def explained(d: Difference) -> bool:
+        for schema in schemas:
+            if d.name in (schema, f'"{schema}"') or d.name.startswith((f"{schema}.",
+                                                                        f'"{schema}".')):
+                return True
+        if _SHADOW.search(d.name):
+            return True
+        bare = d.name.replace('"', "")
+        return any(bare == n or bare.endswith("." + n) for n in names)
+
+    return [d for d in diffs if not explained(d)]
+
+
 def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequence[Path] = (),
           privileges: bool = False, use_cache: bool = True,
           policy_file: Path | None = None) -> list[DriftReport]:
@@ -409,6 +443,7 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
     reports: list[DriftReport] = []
     with connect(target) as conn:
         versions, history = _history(conn, files)
+        online_owned = _online_owned(conn)
         if not versions:
             raise NotMigrated(target.display)
         expected, source = expected_schema(target, conn, files, versions, extra_dirs,
@@ -426,6 +461,7 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
                 _, extra = _history(other_conn, files)
         diffs, conforming = _policy_partitions(expected, rows, compare(expected, rows),
                                                policy, today)
+        diffs = _without_online(diffs, online_owned)
         reports.append(DriftReport(which.display, source, versions, extra + diffs, conforming,
                                    relations))
     return reports

@@ -229,3 +229,36 @@ class CacheUnreachable(CacheError):
 class CacheInvalidationFailed(CacheError):
     """Migrations were applied but the cached families their tables feed were not invalidated
     (``migrate --require-cache-invalidation``); the migrations stay applied."""
+
+
+class BadMigration(WatotoError):
+    """A migration's text cannot be run as written (an expression that does not parse)."""
+
+
+class NotOnline(Refused):
+    """A statement of an ``-- online: true`` migration cannot be run online."""
+
+    def __init__(self, version: str, statement: str, why: str) -> None:
+        self.version = version
+        self.statement = statement
+        self.why = why
+        super().__init__(
+            f"{version}: cannot run online: {statement}: {why}; nothing was run (make it a "
+            "plain migration, or run it as one transaction with --allow-unsafe)")
+
+
+class OnlineActive(Refused):
+    """An online migration is active: later migrations wait until it is completed."""
+
+
+class BackfillFailed(WatotoError):
+    """An online migration's backfill stopped on a row (its ``up`` expression failed)."""
+
+    def __init__(self, version: str, relation: str, key: str, cause: str) -> None:
+        self.version = version
+        self.relation = relation
+        self.key = key
+        super().__init__(
+            f"{version}: the backfill of {relation} stopped at the row with key {key}: {cause}; "
+            "nothing is lost (the old columns are untouched): fix that row and run `migrate` "
+            "again to carry on, or `rollback --steps 1` to abort the online migration")

@@ -20,6 +20,7 @@ from .errors import BadConfig, UnknownVersion
 from .resources import migrations_dir
 
 SETTING_HEADERS = ("lock_timeout", "statement_timeout")
+ONLINE_HEADER = "online"  # `-- online: true`: run as expand/contract (docs/online.md)
 _HEADER = re.compile(r"^\s*--\s*([a-z_]+)\s*:\s*(.*?)\s*$")
 _DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
@@ -57,6 +58,11 @@ class MigrationFile:
         """The SQL of a transactional run: the file (or rollback file) as one script, from
         its first line of SQL on (the header comments go, as yoyo drops them)."""
         return body(self.text if direction == "apply" else (self.rollback_text or ""))
+
+    @property
+    def online(self) -> bool:
+        """Headed ``-- online: true``: run as expand/contract (docs/online.md)."""
+        return self.settings.get(ONLINE_HEADER) == "true"
 
     @property
     def statement_count(self) -> int:
@@ -114,7 +120,7 @@ def duration(value: str, what: str) -> str:
     return cleaned
 
 
-def _headers(text: str, name: str) -> dict[str, str]:
+def headers(text: str, name: str) -> dict[str, str]:
     settings: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -124,6 +130,13 @@ def _headers(text: str, name: str) -> dict[str, str]:
         match = _HEADER.match(line)
         if match and match.group(1) in SETTING_HEADERS:
             settings[match.group(1)] = duration(match.group(2), f"{name}: {match.group(1)}")
+        elif match and match.group(1) == ONLINE_HEADER and not match.group(2).lower() \
+                .startswith(("up ", "down ")):
+            value = match.group(2).lower()
+            if value not in ("true", "false"):
+                raise BadConfig(f"{name}: bad '-- online:' header (use true or false): "
+                                f"{match.group(2)!r}")
+            settings[ONLINE_HEADER] = value
     return settings
 
 
@@ -239,7 +252,7 @@ def read(dirs: Sequence[Path]) -> list[MigrationFile]:
             rollback_text=rollback_text,
             checksum=checksum(text),
             rollback_checksum=checksum(rollback_text) if rollback_text is not None else None,
-            settings=_headers(text, path.name),
+            settings=headers(text, path.name),
         ))
     for f in files:
         unknown = [d for d in f.depends if d not in seen]

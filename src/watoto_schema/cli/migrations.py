@@ -67,6 +67,14 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
 @click.option("--allow-unsafe", is_flag=True,
               help="Apply even when `lint` finds error-level problems in the pending "
               "migrations (otherwise exit 3 naming them).")
+@click.option("--complete", is_flag=True,
+              help="Contract the active online migration: retire the old version's shape "
+              "(docs/online.md); exit 1 when none is active.")
+@click.option("--batch-size", "batch_rows", type=click.IntRange(min=1), default=1000,
+              show_default=True, metavar="ROWS",
+              help="Rows per batch of an online migration's backfill.")
+@click.option("--batch-pause", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              metavar="SECONDS", help="Pause between backfill batches.")
 @click.option("--require-cache-invalidation", "require_cache", is_flag=True,
               help="With a Redis (--redis): exit 1 when the cached families of a migration's "
               "tables could not be invalidated (the migration stays applied). Without it, "
@@ -75,7 +83,8 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
 @pass_app
 def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
             wait_replicas: str | None, max_lag: str | None, lag_wait: str,
-            allow_unsafe: bool, require_cache: bool, **run: Any) -> None:
+            allow_unsafe: bool, complete: bool, batch_rows: int, batch_pause: float,
+            require_cache: bool, **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
@@ -90,6 +99,8 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
 
     target = app.writable_target(dry_run)
     options = _options(**run)
+    options.complete, options.allow_unsafe = complete, allow_unsafe
+    options.batch_rows, options.batch_pause = batch_rows, batch_pause
     findings = _lint_gate(app, options, dry_run, allow_unsafe)
     if wait_replicas is not None:
         from ..replicas import parse_seconds, wait_for_standbys
@@ -216,9 +227,18 @@ def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = 
     if cache is not None:
         doc["cache_invalidation"] = [m.as_dict() for m in cache.migrations]
         doc["cache_not_invalidated"] = cache.missed
+    if result.online is not None:
+        doc["online"] = online_document(result.online)
+    if result.aborted is not None:
+        doc["aborted"] = result.aborted
     app.out.document(doc)
+    if result.aborted is not None:
+        app.out.line(f"aborted online migration {result.aborted} (an interrupted rollback)")
+    if result.online is not None:
+        _render_online(app, result.online)
     if not result.done:
-        app.out.line("Nothing to do.")
+        if result.online is None and result.aborted is None:
+            app.out.line("Nothing to do.")
         return
     for version in result.done:
         app.out.line(f"{verb} {version}")
@@ -233,7 +253,8 @@ def _render_run(app: AppContext, result: RunResult, premade: list[str] | None = 
 
 
 _COLOURS = {"applied": "green", "pending": "yellow", "partial": "red", "edited": "red",
-            "missing": "red"}
+            "missing": "red", "active": "cyan", "expanding": "red", "completing": "red",
+            "aborting": "red"}
 
 
 @click.command()
@@ -262,6 +283,7 @@ def status(app: AppContext) -> None:
             {"schema": i.schema, "index": i.index, "table": i.table,
              "build_in_progress": i.build_in_progress} for i in report.invalid_indexes
         ],
+        "online": None if report.online is None else online_document(report.online),
     })
     rows = [
         [v.version, f"[{_COLOURS[v.state]}]{v.state}[/]",
@@ -276,6 +298,8 @@ def status(app: AppContext) -> None:
     for index in report.invalid_indexes:
         what = "being built" if index.build_in_progress else "INVALID (a failed build)"
         app.out.line(f"index {index.schema}.{index.index} on {index.table}: {what}")
+    if report.online is not None:
+        _render_online(app, report.online)
     summary = f"{len(report.applied)} applied, {len(report.pending)} pending"
     if report.partial:
         summary += f", {len(report.partial)} partially applied (run migrate to resume)"
@@ -362,3 +386,39 @@ def new(app: AppContext, name: str, folder: Path | None, non_transactional: bool
     app.out.document({"files": [str(p) for p in written]})
     for path in written:
         app.out.line(f"created {path}")
+
+
+def online_document(state: Any) -> dict[str, Any]:
+    """An online migration in progress, as `status --json` and `migrate --json` show it."""
+    return {
+        "version": state.version, "phase": state.phase, "step": state.step,
+        "steps": len(state.steps), "started_by": state.started_by,
+        "started_at": state.started_at,
+        "backfill": {"rows_done": state.rows_done, "rows_total": state.rows_total,
+                     "rows_per_second": None if state.rate is None else round(state.rate, 1),
+                     "eta_seconds": None if state.eta_seconds is None
+                     else round(state.eta_seconds, 1),
+                     "relations": [{"relation": b.relation, "rows_done": b.rows_done,
+                                    "rows_total": b.rows_total, "done": b.done}
+                                   for b in state.backfill]},
+        "versions": state.versions(),
+        "operations": state.plan["operations"],
+    }
+
+
+def _render_online(app: AppContext, state: Any) -> None:
+    what = {"expanding": "expanding", "active": "active (expanded: both versions served)",
+            "completing": "completing", "aborting": "aborting"}[state.phase]
+    app.out.line(f"online migration {state.version}: {what}")
+    if state.phase in ("expanding", "completing", "aborting"):
+        app.out.line(f"  step {state.step} of {len(state.steps)} done")
+    if state.backfill or state.plan["backfills"]:
+        rate = "" if state.rate is None else f", {state.rate:,.0f} rows/s"
+        eta = "" if state.eta_seconds is None else f", about {state.eta_seconds:,.0f}s left"
+        app.out.line(f"  backfill: {state.rows_done:,} of {state.rows_total:,} rows{rate}{eta}")
+    for served in state.versions():
+        app.out.line(f"  {served['version']} version: SET search_path = {served['search_path']}")
+    if state.phase == "active":
+        app.out.line("  next: roll out the new release with the new search_path, then "
+                     "`migrate --complete` (or `rollback --steps 1` to abort)")
+

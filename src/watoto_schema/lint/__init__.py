@@ -58,12 +58,21 @@ def _allowed(statement: Statement, parsed: ParsedFile, rule: str) -> Allow | Non
     return None
 
 
+def _online(parsed: ParsedFile) -> bool:
+    from .. import sources
+
+    return sources.headers(parsed.text, parsed.path.name).get(sources.ONLINE_HEADER) == "true"
+
+
 def _report(walker: Walker, judged: list[ParsedFile], errors: list[SqlSyntaxError],
             settings: LintSettings) -> LintReport:
     walker.finish()
     report = LintReport(files=[p.path for p in judged], syntax_errors=errors,
                         not_judged=walker.not_judged)
     used: set[tuple[int, str]] = set()  # (id of an allow, rule) that suppressed something
+    online = {id(p) for p in judged if _online(p)}
+    if online:
+        from ..migrate.online.plan import how_online
     for parsed, statement, finding in walker.findings:
         level = settings.levels.get(finding.rule, finding.severity)
         if level == "off":
@@ -71,9 +80,12 @@ def _report(walker: Walker, judged: list[ParsedFile], errors: list[SqlSyntaxErro
         finding = finding.with_severity(level)
         allow = _allowed(statement, parsed, finding.rule) if finding.rule != "bad-allow" \
             else None
+        how = how_online(statement.node) if id(parsed) in online and allow is None else None
         if allow is not None:
             used.add((id(allow), finding.rule))
             report.suppressed.append(Suppressed(finding, allow.reason))
+        elif how is not None:  # `-- online: true`: expand/contract makes it safe
+            report.suppressed.append(Suppressed(finding, how))
         else:
             report.findings.append(finding)
     level = settings.levels.get("bad-allow", RULES["bad-allow"].severity)

@@ -70,12 +70,21 @@ def _invalid_indexes(conn: psycopg.Connection[Any]) -> list[InvalidIndex]:
 def status(target: Target, extra_dirs: Sequence[Path] = ()) -> StatusReport:
     """Report every migration: applied, pending, partial, edited or missing. Read-only."""
     files = sources.read(sources.migration_dirs(extra_dirs))
+    from . import online
+
     with connect(target) as conn:
         applied = read_applied(conn)
         invalid = _invalid_indexes(conn)
+        in_progress = online.active(conn)
     versions: list[VersionState] = []
     for f in files:
         record = applied.pop(f.version, None)
+        if record is None and in_progress is not None and in_progress.version == f.version:
+            versions.append(VersionState(
+                f.version, in_progress.phase, None, f.transactional, in_progress.started_by,
+                None, f"online: step {in_progress.step} of {len(in_progress.steps)}"
+                if in_progress.phase != "active" else "online: both versions served"))
+            continue
         if record is None:
             versions.append(VersionState(f.version, "pending", None, f.transactional))
             continue
@@ -91,7 +100,7 @@ def status(target: Target, extra_dirs: Sequence[Path] = ()) -> StatusReport:
         versions.append(VersionState(record.version, "missing", record.applied_at, None,
                                      record.applied_by, record.duration_ms,
                                      "applied, but no migration file has this version"))
-    return StatusReport(target.display, versions, invalid)
+    return StatusReport(target.display, versions, invalid, in_progress)
 
 
 def verify(target: Target, extra_dirs: Sequence[Path] = ()) -> VerifyReport:

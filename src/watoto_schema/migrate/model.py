@@ -38,6 +38,15 @@ class RunOptions:
     # Called with every migration file and those about to be applied, before the first one
     # runs (in a dry run too); it may raise to refuse the run (the lint gate, #14).
     before_apply: Callable[[list[MigrationFile], list[MigrationFile]], None] | None = None
+    # Online (`-- online: true`) migrations (docs/online.md).
+    online: bool = True  # False: run them as plain transactions (expected schemas, templates)
+    complete: bool = False  # `migrate --complete`: contract the active online migration
+    allow_unsafe: bool = False  # run a migration that cannot run online as a plain one
+    online_lock_timeout: str = "100ms"  # each online step waits this long for its locks...
+    online_retries: int = 50  # ...this many times, with backoff from online_backoff (max 2 s)
+    online_backoff: float = 0.05
+    batch_rows: int = 1000  # backfill rows per batch
+    batch_pause: float = 0.0  # seconds between backfill batches
 
     def settings_for(self, migration: MigrationFile) -> dict[str, str]:
         return {
@@ -87,6 +96,7 @@ class StatusReport:
     target: str
     versions: list[VersionState]
     invalid_indexes: list[InvalidIndex] = field(default_factory=list)
+    online: Any = None  # an online migration in progress (migrate.online.OnlineState)
 
     def _with(self, *states: str) -> list[str]:
         return [v.version for v in self.versions if v.state in states]
@@ -114,6 +124,8 @@ class RunResult:
     seconds: float = 0.0
     retries: int = 0
     sql: str | None = None  # dry run: the exact script
+    online: Any = None  # the online migration left active (migrate.online.OnlineState)
+    aborted: str | None = None  # an online migration whose interrupted abort was finished
 
 
 @dataclass

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 from .. import sources
 from ..errors import (
     BadConfig,
+    MigrationEdited,
+    MigrationMissing,
+    NotOnline,
+    OnlineActive,
     Refused,
+    WatotoError,
 )
 from ..sources import MigrationFile
 from ..target import Target, connect
@@ -69,7 +74,7 @@ def apply_versions(target: Target, versions: Sequence[str],
     Used to build the expected schema of a database that has applied those versions.
     """
     wanted = set(versions)
-    return _operate("apply", target, extra_dirs, RunOptions(), False, None,
+    return _operate("apply", target, extra_dirs, RunOptions(online=False), False, None,
                     lambda files, applied: [f for f in files
                                             if f.version in wanted and f.version not in applied])
 
@@ -95,6 +100,7 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
                               list[MigrationFile]], quick: bool = False) -> RunResult:
     started = time.monotonic()
     result = RunResult(direction, target.display)
+    quick = quick and not options.complete
     runner = _Runner(target, options, on_event) if quick and not dry_run else None
     try:
         if runner is not None and _up_to_date(runner.conn, extra_dirs):
@@ -121,7 +127,16 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
             runner.bootstrap()
             applied = read_applied(runner.conn)
             _check_history(files, applied)
-            for m in select(files, applied):
+            ended = _carry_on_online(runner, files, direction, options, result)
+            applied = read_applied(runner.conn)
+            todo = [] if ended else select(files, applied)
+            if direction == "apply" and options.online:
+                _refuse_offline(todo, options)
+            for index, m in enumerate(todo):
+                if direction == "apply" and m.online and options.online:
+                    if _expand(runner, files, applied, m, options, result, todo[index + 1:]):
+                        break
+                    continue
                 resume = applied[m.version].statements_done if (
                     direction == "apply" and m.version in applied) else 0
                 runner.run(m, direction, resume)
@@ -134,6 +149,94 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
     result.retries = runner.retries
     result.seconds = time.monotonic() - started
     return result
+
+
+def _refuse_offline(todo: Sequence[MigrationFile], options: RunOptions) -> None:
+    """Refuse, before anything runs, an online migration with a statement that has no
+    online form (judged from its SQL; the catalog is consulted when its turn comes)."""
+    from . import online
+
+    for m in todo:
+        if not m.online:
+            continue
+        for statement, why in online.check_supported(m):
+            if why is not None and not options.allow_unsafe:
+                raise NotOnline(m.version, statement, why)
+
+
+def _expand(runner: _Runner, files: Sequence[MigrationFile], applied: dict[str, AppliedState],
+            m: MigrationFile, options: RunOptions, result: RunResult,
+            later: Sequence[MigrationFile]) -> bool:
+    """Expand online migration ``m``; True when the run stops there (later ones wait)."""
+    from . import online
+
+    if options.allow_unsafe and any(why for _, why in online.check_supported(m)):
+        runner.on_event(f"{m.version}: not all of it can run online; running it as one "
+                        "transaction (--allow-unsafe)")
+        runner.run(m, "apply")
+        result.done.append(m.version)
+        return False
+    online.ensure_tables(runner.conn)
+    before = list(applied)  # in the order they were applied
+    try:
+        state = online.expand(runner, m, options, before[-1] if before else "base",
+                              runner.on_event)
+    except NotOnline:
+        if not options.allow_unsafe or online.active(runner.conn) is not None:
+            raise
+        runner.on_event(f"{m.version}: cannot run online; running it as one transaction "
+                        "(--allow-unsafe)")
+        runner.run(m, "apply")
+        result.done.append(m.version)
+        return False
+    result.online = state
+    if later:
+        runner.on_event(f"{len(later)} later migration(s) wait until {m.version} is completed "
+                        "(`migrate --complete`)")
+    return True
+
+
+def _carry_on_online(runner: _Runner, files: Sequence[MigrationFile], direction: str,
+                     options: RunOptions, result: RunResult) -> bool:
+    """Carry on with an online migration in progress; True when the run ends there."""
+    from . import online
+
+    state = online.active(runner.conn)
+    if state is None:
+        if options.complete:
+            raise WatotoError("--complete: no online migration is active on this database "
+                              "(see `status`)")
+        return False
+    m = next((f for f in files if f.version == state.version), None)
+    if m is None:
+        raise MigrationMissing(state.version)
+    if direction == "rollback":
+        online.abort(runner, state, options, runner.on_event)
+        result.done.append(state.version)
+        return True
+    if m.checksum != state.checksum and state.phase != "aborting":
+        raise MigrationEdited(state.version, str(m.path), state.checksum, m.checksum)
+    if state.phase == "expanding":
+        result.online = online.expand(runner, m, options, "", runner.on_event)
+        return True
+    if state.phase == "aborting":
+        online.abort(runner, state, options, runner.on_event)
+        result.aborted = state.version
+        return True
+    if state.phase == "active" and not options.complete:
+        applied = read_applied(runner.conn)
+        waiting = [f.version for f in files if f.version not in applied
+                   and f.version != state.version]
+        if waiting:
+            raise OnlineActive(
+                f"{state.version} is active (both versions served): {len(waiting)} later "
+                f"migration(s) wait ({waiting[0]} first); complete it with `migrate "
+                "--complete`, or abort it with `rollback --steps 1`")
+        result.online = state
+        return True
+    online.complete(runner, m, state, options, runner.on_event)
+    result.done.append(state.version)
+    return options.complete
 
 
 def repair(target: Target, *, extra_dirs: Sequence[Path] = (),

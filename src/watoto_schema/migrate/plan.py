@@ -62,6 +62,9 @@ def _script(target: Target, files: Sequence[MigrationFile], direction: str,
            f"-- target: {target.display}", "-- the run holds a session-level advisory lock "
            f"pg_advisory_lock({LOCK_CLASS}, {LOCK_MIGRATE}) throughout", ""]
     for m in files:
+        if m.online and options.online and direction == "apply":
+            out.extend(_online_script(conn, m, files, applied))
+            break  # later migrations wait until it is completed
         settings = options.settings_for(m)
         statements = m.statements if direction == "apply" else m.rollback_statements
         ledger = ("INSERT INTO schema_migrations (version) VALUES ({v});" if direction == "apply"
@@ -99,3 +102,28 @@ def _script(target: Target, files: Sequence[MigrationFile], direction: str,
     if not files:
         out.append("-- nothing to do")
     return "\n".join(out) + "\n"
+
+
+def _online_script(conn: psycopg.Connection[Any], m: MigrationFile,
+                   files: Sequence[MigrationFile], applied: dict[str, AppliedState]) -> list[str]:
+    """The expand and contract steps an online migration would run (docs/online.md)."""
+    from .online.plan import plan as online_plan
+
+    before = list(applied)  # in the order they were applied
+    planned = online_plan(conn, m, before[-1] if before else "base")
+    out = [f"-- {m.version} (online: expand now, contract at `migrate --complete`)"]
+    out.extend(f"-- {line}" for line in planned.operations)
+    for phase, steps in (("expand", planned.expand), ("contract", planned.contract),
+                         ("abort (rollback)", planned.abort)):
+        out.append(f"-- {phase}:")
+        for step in steps:
+            if step.kind == "backfill":
+                spec = planned.backfills[int(step.sql)]
+                sets = ", ".join(f"{c} = {v}" for c, v in spec["sets"])
+                out.append(f"-- backfill {spec['table']} in batches by "
+                           f"({', '.join(spec['key'])}): SET {sets}")
+            else:
+                out.append(f"{step.sql};  -- {step.kind}: {step.what}")
+    out.append("")
+    return out
+

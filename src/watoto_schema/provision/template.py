@@ -275,7 +275,9 @@ def _build(target: Target, conn: psycopg.Connection[Any], key: TemplateKey,
                                 "host": socket.gethostname(), "pid": os.getpid(),
                                 "started_at": datetime.now(UTC).isoformat()})
         scratch = Target(conninfo_for(target, building), target.source)
-        migrate.migrate(scratch, extra_dirs=extra_dirs)
+        # an empty template serves no one: online migrations run as plain transactions
+        migrate.migrate(scratch, extra_dirs=extra_dirs,
+                        options=migrate.RunOptions(online=False))
         partitions.ensure(scratch, skip_missing=True)
         with connect(scratch, application_name=_APP) as db:
             if key.data.students:  # the load ends with ANALYZE of what it loaded

@@ -1,0 +1,147 @@
+"""The backfill of an online migration: batched, paced, resumable, per leaf partition.
+
+Each batch is one short transaction that fills the shadow columns of up to ``batch_rows``
+rows, taken in primary-key order after the last key done, and records that key in
+``watoto_online_backfill`` in the same transaction: a run killed at any moment resumes after
+the last committed batch, and no batch is ever applied twice (re-applying one would be
+harmless anyway: the values are computed from the old columns).
+
+The table's own triggers do not fire for a backfill when the role may set
+``session_replication_role`` (a superuser): a backfill is not an application write, and a
+``BEFORE UPDATE`` trigger stamping ``updated_at`` would otherwise change every row. Without
+that right they fire, as they do for pgroll's and Reshape's backfills (docs/online.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...errors import BackfillFailed
+from ...target import one_line
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+@dataclass
+class Pace:
+    rows: int = 1000  # rows per batch
+    pause: float = 0.0  # seconds between batches
+    # called before each batch (e.g. waiting while a standby lags); may raise to stop
+    before_batch: Callable[[psycopg.Connection[Any], str], None] | None = None
+    on_progress: Callable[[str, int, int], None] | None = None
+
+
+def _q(name: str) -> str:
+    from psycopg import sql
+
+    return sql.Identifier(name).as_string(None)
+
+
+def _can_skip_triggers(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    return bool(row and row[0])
+
+
+def run(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], pace: Pace) -> None:
+    """Backfill every leaf of ``spec['table']`` (idempotent; resumes where it stopped)."""
+    skip_triggers = _can_skip_triggers(conn)
+    for leaf in spec["leaves"]:
+        _leaf(conn, version, spec, leaf, pace, skip_triggers)
+
+
+def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], leaf: str,
+          pace: Pace, skip_triggers: bool) -> None:
+    row = conn.execute("SELECT last_key, done FROM watoto_online_backfill "
+                       "WHERE version = %s AND relation = %s", (version, leaf)).fetchone()
+    if row is None:
+        total = conn.execute(f"SELECT count(*) FROM ONLY {leaf}").fetchone()  # noqa: S608
+        conn.execute("INSERT INTO watoto_online_backfill (version, relation, rows_total) "
+                     "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                     (version, leaf, total[0] if total else 0))
+        last: list[str] | None = None
+    elif row[1]:
+        return
+    else:
+        last = row[0]
+    keys = ", ".join(_q(k) for k in spec["key"])
+    typed = ", ".join(f"%s::{t}" for t in spec["key_types"])
+    sets = ", ".join(f"{_q(column)} = {value}" for column, value in spec["sets"])
+    after = f"WHERE ({keys}) > ({typed})" if len(spec["key"]) > 1 else \
+        f"WHERE {keys} > {typed}"
+    text_keys = ", ".join(f"{_q(k)}::text" for k in spec["key"])
+    # One statement per batch: pick the next keys, update those rows, return the last key
+    # and the count. ONLY: the leaf itself (a partitioned table's leaves are listed).
+    def batch_sql(first: bool) -> str:
+        where = "" if first else after
+        return (f"WITH batch AS (SELECT {keys} FROM ONLY {leaf} {where} ORDER BY {keys} "
+                f"LIMIT %s), done AS (UPDATE ONLY {leaf} t SET {sets} FROM batch "
+                f"WHERE ({', '.join(f't.{_q(k)}' for k in spec['key'])}) = "
+                f"({', '.join(f'batch.{_q(k)}' for k in spec['key'])}) RETURNING 1) "
+                f"SELECT (SELECT count(*) FROM done), "
+                f"(SELECT ARRAY[{text_keys}] FROM batch ORDER BY {keys} DESC LIMIT 1)")
+    while True:
+        if pace.before_batch is not None:
+            pace.before_batch(conn, version)
+        params: list[Any] = ([] if last is None else list(last)) + [pace.rows]
+        try:
+            with conn.transaction():
+                if skip_triggers:
+                    conn.execute("SET LOCAL session_replication_role = replica")
+                result = conn.execute(batch_sql(last is None), params).fetchone()
+                assert result is not None
+                count, key = int(result[0]), result[1]
+                conn.execute(
+                    "UPDATE watoto_online_backfill SET last_key = coalesce(%s, last_key), "
+                    "rows_done = rows_done + %s, done = %s, updated_at = now() "
+                    "WHERE version = %s AND relation = %s",
+                    (key, count, count < pace.rows, version, leaf))
+        except Exception as exc:
+            import psycopg
+
+            if not isinstance(exc, psycopg.Error) or conn.broken:
+                raise
+            failed = _failing_row(conn, leaf, spec, sets, keys, last, pace.rows, skip_triggers)
+            raise BackfillFailed(version, leaf, failed or "?", one_line(exc)) from None
+        if pace.on_progress is not None:
+            pace.on_progress(leaf, count, 0)
+        if count < pace.rows:
+            return
+        last = key
+        if pace.pause:
+            time.sleep(pace.pause)
+
+
+def _failing_row(conn: psycopg.Connection[Any], leaf: str, spec: dict[str, Any], sets: str,
+                 keys: str, last: list[str] | None, rows: int, skip_triggers: bool) -> str | None:
+    """Find the first row of the failed batch whose update fails: its key, as text."""
+    import psycopg
+
+    typed = ", ".join(f"%s::{t}" for t in spec["key_types"])
+    where = "" if last is None else (f"WHERE ({keys}) > ({typed})" if len(spec["key"]) > 1
+                                     else f"WHERE {keys} > {typed}")
+    text_keys = ", ".join(f"{_q(k)}::text" for k in spec["key"])
+    candidates = conn.execute(
+        f"SELECT ARRAY[{text_keys}] FROM ONLY {leaf} {where} ORDER BY {keys} LIMIT %s",
+        ([] if last is None else list(last)) + [rows]).fetchall()
+    match = " AND ".join(f"{_q(k)} = %s::{t}" for k, t in zip(spec["key"], spec["key_types"],
+                                                                strict=True))
+    for (key,) in candidates:
+        try:
+            with conn.transaction():
+                if skip_triggers:
+                    conn.execute("SET LOCAL session_replication_role = replica")
+                conn.execute(f"UPDATE ONLY {leaf} SET {sets} WHERE {match}", key)
+                raise _Undo
+        except _Undo:
+            continue
+        except psycopg.Error:
+            return "(" + ", ".join(spec["key"]) + ")=(" + ", ".join(key) + ")"
+    return None
+
+
+class _Undo(Exception):
+    """Roll back a probe that succeeded (finding the failing row changes nothing)."""
