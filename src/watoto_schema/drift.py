@@ -242,7 +242,12 @@ def _pair_renames(diffs: list[Difference]) -> list[Difference]:
                 diffs.remove(u)
                 unexpected.remove(u)
                 break
-    return diffs
+    # A partition's copy of a partitioned index, attached to the same parent index with the
+    # same definition, under another name: PostgreSQL names the copies itself for a plain
+    # CREATE INDEX, a concurrent build per partition names them (concurrent.py); the name
+    # of a copy carries nothing (docs/drift.md).
+    return [d for d in diffs if not (d.kind == "index" and d.change == "renamed"
+                                     and _ATTACHED.search(d.expected or ""))]
 
 
 # -- the inferred partition policy --------------------------------------------------------
@@ -420,8 +425,13 @@ def _without_online(diffs: list[Difference], owned: dict[str, list[str]]) -> lis
                 return True
         if _SHADOW.search(d.name):
             return True
-        bare = d.name.replace('"', "")
-        return any(bare == n or bare.endswith("." + n) for n in names)
+        bare, table = d.name.replace('"', ""), d.object.replace('"', "")
+        if d.kind.startswith("sequence") and any(  # an identity or serial of a new table
+                re.search(rf"(^|\.){re.escape(n)}_\w+_seq$", bare)
+                for n in owned.get("tables", [])):
+            return True
+        return any(bare == n or bare.endswith("." + n) for n in names) or any(
+            table == n or table.endswith("." + n) for n in owned.get("tables", []))
 
     return [d for d in diffs if not explained(d)]
 

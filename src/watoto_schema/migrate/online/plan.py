@@ -337,7 +337,7 @@ class Planner:
         name = str(coldef.colname)
         if any(c["name"] == name for c in work.info["columns"]):
             raise self.refuse(statement, f"{work.name} already has a column {name}")
-        if coldef.identity or coldef.generated:
+        if (coldef.identity or "\x00") != "\x00" or (coldef.generated or "\x00") != "\x00":
             raise self.refuse(statement, "identity and generated columns rewrite the table")
         default, not_null, checks, fks, unique = None, False, [], [], None
         for con in coldef.constraints or ():
@@ -538,7 +538,8 @@ class Planner:
         for added in work.added:
             physical_by_new[added.name] = added.name
         for col in work.columns.values():
-            self.check_column(work, col)
+            if col.shadowed or col.dropped:  # a rename or a default follows dependants
+                self.check_column(work, col)
             self.column_steps(work, col, expand, contract, abort, backfill_sets, new_branch,
                               old_branch, validate, concurrent, physical_by_new, owned)
         for added in work.added:
@@ -667,7 +668,8 @@ class Planner:
                                   "column has no default to use)")
             down = f"COALESCE({down}, {col.info['default']})"
         expr.parse(down, what_down)
-        self.check_inverse(work, col, up, down, new_type)
+        if col.new_type:  # a way down of a type change must give the old values back
+            self.check_inverse(work, col, up, down, new_type)
         default = (col.default if col.default_changed
                    else (f"({col.info['default']})::{new_type}" if col.info["default"] else None))
         expand.append(f"ALTER TABLE {t} ADD COLUMN {_q(shadow)} {new_type}")
@@ -790,6 +792,12 @@ class Planner:
                  f"({sample_up})::{new_type} AS \"_w_up\" FROM {work.ident} "
                  f"WHERE {_q(col.name)} IS NOT NULL LIMIT 1000) s "
                  f"WHERE {back} IS DISTINCT FROM s.{_q(col.name)} LIMIT 1")
+        try:
+            with self.conn.transaction():
+                self.conn.execute(f"SELECT count(({sample_up})::{new_type}) FROM (SELECT * "
+                                  f"FROM {work.ident} LIMIT 1000) s")
+        except psycopg.Error:
+            return  # the way up fails on a sample row: the backfill stops there, naming it
         try:
             with self.conn.transaction():
                 row = self.conn.execute(query).fetchone()

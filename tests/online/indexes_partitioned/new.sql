@@ -1,0 +1,1 @@
+SELECT count(*) FROM users WHERE last_name = 'Otieno';

@@ -1,0 +1,1 @@
+ALTER TABLE enrollments RENAME COLUMN notes TO remarks;
