@@ -31,7 +31,6 @@ from watoto_schema.errors import (
     NotOnline,
     OnlineActive,
     Refused,
-    WatotoError,
 )
 from watoto_schema.migrate import RunOptions, online
 from watoto_schema.target import Target
@@ -396,14 +395,3 @@ def test_kill_9_in_the_backfill_and_in_the_contract_then_carry_on(db: Target, tm
     done = migrate.migrate(db, extra_dirs=[folder], options=RunOptions(complete=True))
     assert done.done == ["1001_tz"]
     assert_no_drift(db, folder)
-
-
-@pytest.mark.watoto(students=20)
-def test_migrate_through_a_standby_or_pooler_is_refused_as_usual(db: Target,
-                                                                 tmp_path: Path) -> None:
-    """The online phases take the same migration lock as any run: a pooler is refused
-    before anything runs (tests/test_pgbouncer.py covers the real PgBouncer)."""
-    folder = tmp_path / "m"
-    write_migration(folder, "1001_nn", "ALTER TABLE users ALTER COLUMN is_active SET NOT NULL;\n")
-    with pytest.raises(WatotoError):
-        migrate.migrate(Target(db.conninfo + " port=1", "tests"), extra_dirs=[folder])

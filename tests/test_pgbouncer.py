@@ -38,7 +38,8 @@ def test_pgbouncer_in_front_of_the_local_cluster(workdir: Path) -> None:
         assert not through_pooler(conn)
 
     # Session advisory locks do not hold through transaction pooling: refused, exit 3.
-    for argv in (["migrate"], ["maintain", "run"], ["rollback", "--steps", "1"]):
+    for argv in (["migrate"], ["migrate", "--complete"], ["maintain", "run"],
+                 ["rollback", "--steps", "1"]):
         line = assert_one_line_error(run("--dsn", via, *argv), code=3)
         assert "direct DSN" in line and "local url" in line
     with psycopg.connect(direct, autocommit=True) as conn:

@@ -10,9 +10,7 @@ from ..units import format_bytes
 from .context import AppContext
 
 if TYPE_CHECKING:
-    from ..cache.after_migrate import CacheRun, Invalidator
-    from ..migrate import RunOptions, RunResult
-    from ..target import Target
+    from ..cache.after_migrate import CacheRun
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -126,41 +124,6 @@ def invalidate(app: AppContext, tables: tuple[str, ...], families: tuple[str, ..
 
 
 # -- `migrate` with a Redis: the hook and its report (used by cli/migrations.py) ----------
-
-def invalidator_for(app: AppContext, options: RunOptions, require: bool,
-                    dry_run: bool) -> Invalidator | None:
-    """The cache hook of a ``migrate`` run, chained after ``options.after_each``; None
-    without a Redis. A malformed URL fails here, before any migration runs."""
-    from ..errors import BadConfig
-
-    target = app.cache_target()
-    if target is None:  # no Redis: nothing of the cache layer is imported
-        if require:
-            raise BadConfig("--require-cache-invalidation needs a Redis: pass --redis URL or "
-                            "set WATOTO_REDIS_URL")
-        return None
-    from ..cache.after_migrate import Invalidator, chain
-    from ..cache.connection import check_url
-
-    check_url(target)
-    invalidator = Invalidator(target, app.cache_policy(), app.extra_dirs, require=require,
-                              on_event=app.out.note)
-    if not dry_run:
-        chain(options, invalidator)
-    return invalidator
-
-
-def cache_run(app: AppContext, invalidator: Invalidator, target: Target,
-              result: RunResult) -> CacheRun:
-    """What the run invalidated; for a dry run, what it would (Redis is not contacted)."""
-    if result.sql is None:
-        return invalidator.run
-    from ..cache.after_migrate import dry_run
-    from ..target import connect
-
-    with connect(target) as conn:
-        return dry_run(invalidator, conn, result.done)
-
 
 def render_cache(app: AppContext, run: CacheRun, *, dry_run: bool) -> None:
     affected = [m for m in run.migrations if m.families or m.opaque]

@@ -60,8 +60,8 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
               "(default 60s); exit 3 naming a standby still behind.")
 @click.option("--max-replica-lag", "max_lag", metavar="LIMIT",
               help="Before each statement of a non-transactional migration (concurrent "
-              "index builds), wait while a standby lags more than LIMIT: bytes (64MB) or "
-              "seconds (30s).")
+              "index builds) and each backfill batch of an online one, wait while a standby "
+              "lags more than LIMIT: bytes (64MB) or seconds (30s).")
 @click.option("--replica-lag-wait", "lag_wait", default="10min", show_default=True,
               metavar="DURATION", help="How long to wait for lagging standbys, then exit 3.")
 @click.option("--allow-unsafe", is_flag=True,
@@ -94,77 +94,35 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
     A partially applied non-transactional migration is resumed. When migrations were
     applied, the partitions of sql/partitions.toml are then premade up to their horizon
     (`partitions ensure`), so the database is ready and in sync; --no-premake skips that.
+    A migration headed `-- online: true` runs its expand phase and stays active, the old
+    and the new shape served at once, until `migrate --complete` (docs/online.md).
     """
-    from .. import migrate as lib
+    from ..migrate.pipeline import MigrateSettings
+    from ..migrate.pipeline import run as run_migrate
 
     target = app.writable_target(dry_run)
     options = _options(**run)
     options.complete, options.allow_unsafe = complete, allow_unsafe
     options.batch_rows, options.batch_pause = batch_rows, batch_pause
-    findings = _lint_gate(app, options, dry_run, allow_unsafe)
+    settings = MigrateSettings(options=options, premake=premake, require_cache=require_cache)
+    from .lint import settings as lint_settings
+
+    settings.lint = lint_settings(app)
     if wait_replicas is not None:
-        from ..replicas import parse_seconds, wait_for_standbys
+        from ..replicas import parse_seconds
 
-        seconds = parse_seconds(wait_replicas, "--wait-replicas")
-        options.after_each = lambda conn, version: app.out.note(
-            f"{version}: replayed by {len(wait_for_standbys(conn, seconds, version))} "
-            "standby(s)")
+        settings.wait_replicas = parse_seconds(wait_replicas, "--wait-replicas")
     if max_lag is not None:
-        from ..replicas import parse_lag_limit, parse_seconds, wait_while_lagging
+        from ..replicas import parse_lag_limit, parse_seconds
 
-        limit_bytes, limit_seconds = parse_lag_limit(max_lag)
-        wait = parse_seconds(lag_wait, "--replica-lag-wait")
-        options.before_concurrent = lambda conn, version: wait_while_lagging(
-            conn, max_bytes=limit_bytes, max_seconds=limit_seconds, timeout=wait,
-            before=f" before a statement of {version}", on_wait=app.out.note)
-    # The cache layer's hook goes last, after any hook above (docs/cache.md).
-    from .cache import cache_run, invalidator_for
-
-    invalidator = invalidator_for(app, options, require_cache, dry_run)
-    try:
-        result = lib.migrate(target, to=to, extra_dirs=app.extra_dirs,
-                             options=options, dry_run=dry_run, on_event=app.out.note)
-    finally:
-        if invalidator is not None:
-            invalidator.close()
-    premade: list[str] = []
-    if premake and result.done and result.sql is None:
-        from .. import partitions
-        from ..errors import WatotoError
-
-        try:
-            ensured = partitions.ensure(target, skip_missing=True)
-        except WatotoError as exc:  # the migrations stay applied: say so
-            exc.args = (f"{len(result.done)} migration(s) applied, but premaking partitions "
-                        f"failed: {exc} (run `partitions ensure`, or migrate --no-premake)",)
-            raise
-        premade = [a.partition for a in ensured.actions if a.what in ("create", "move+attach")]
-    _render_run(app, result, premade, findings,
-                None if invalidator is None else cache_run(app, invalidator, target, result))
-
-
-def _lint_gate(app: AppContext, options: RunOptions, dry_run: bool,
-               allow_unsafe: bool) -> LintReport:
-    """Have the run lint what it is about to apply (the report fills in when it does) and
-    refuse error-level findings (exit 3) unless --allow-unsafe or --dry-run."""
-    from ..lint import LintReport
-    from ..lint.gate import gate
-    from .lint import settings
-
-    found = LintReport()
-
-    def keep(report: LintReport) -> None:
-        found.files, found.findings = report.files, report.findings
-        found.suppressed = report.suppressed
-        for error in report.syntax_errors:  # the server has the last word on its grammar
-            app.out.note(f"lint: {error} (not checked)")
-        for where in report.not_judged:
-            app.out.note(f"lint: a rule failed on the statement at {where}; not judged")
-        if report.errors and allow_unsafe and not dry_run:
-            app.out.note(f"lint: {report.summary()}; applying anyway (--allow-unsafe)")
-
-    options.before_apply = gate(settings(app), not (dry_run or allow_unsafe), keep)
-    return found
+        settings.max_lag = parse_lag_limit(max_lag)
+        settings.lag_wait = parse_seconds(lag_wait, "--replica-lag-wait")
+    settings.cache_target = app.cache_target()
+    if settings.cache_target is not None:
+        settings.cache_policy = app.cache_policy()
+    outcome = run_migrate(target, settings, to=to, extra_dirs=app.extra_dirs, dry_run=dry_run,
+                          on_event=app.out.note)
+    _render_run(app, outcome.result, outcome.premade, outcome.findings, outcome.cache)
 
 
 @click.command()

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from .. import sources
 from ..errors import (
     BadConfig,
-    MigrationEdited,
     MigrationMissing,
     NotOnline,
     OnlineActive,
@@ -111,6 +110,9 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
             with connect(target) as conn:
                 applied = read_applied(conn)
                 _check_history(files, applied)
+                if _online_dry_run(conn, target, direction, options, result):
+                    result.seconds = time.monotonic() - started
+                    return result
                 todo = select(files, applied)
                 if options.before_apply is not None:
                     options.before_apply(files, todo)
@@ -127,8 +129,9 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
             runner.bootstrap()
             applied = read_applied(runner.conn)
             _check_history(files, applied)
-            ended = _carry_on_online(runner, files, direction, options, result)
-            applied = read_applied(runner.conn)
+            ended, changed = _carry_on_online(runner, files, direction, options, result)
+            if changed:
+                applied = read_applied(runner.conn)
             todo = [] if ended else select(files, applied)
             if direction == "apply" and options.online:
                 _refuse_offline(todo, options)
@@ -149,6 +152,41 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
     result.retries = runner.retries
     result.seconds = time.monotonic() - started
     return result
+
+
+def _online_dry_run(conn: psycopg.Connection[Any], target: Target, direction: str,
+                    options: RunOptions, result: RunResult) -> bool:
+    """The dry run of a run that carries on an online migration in progress: the steps it
+    has left (True), or False when none is in progress."""
+    from . import online
+
+    state = online.active(conn)
+    if state is None:
+        if options.complete:
+            raise WatotoError("--complete: no online migration is active on this database "
+                              "(see `status`)")
+        return False
+    phase = ("aborting" if direction == "rollback" or state.phase == "aborting" else
+             "completing" if state.phase == "completing" or (
+                 state.phase == "active" and options.complete) else state.phase)
+    key = {"expanding": "expand", "completing": "contract", "aborting": "abort"}
+    out = [f"-- watoto-schema {'rollback' if direction == 'rollback' else 'migrate'} --dry-run",
+           f"-- target: {target.display}",
+           f"-- online migration {state.version} is {state.phase} (step {state.step})"]
+    if phase == "active":
+        out.append("-- nothing to run: it is active; `migrate --complete` contracts it, "
+                   "`rollback --steps 1` aborts it")
+    else:
+        steps = state.plan[key[phase]]
+        first = state.step if phase == state.phase else 0
+        out.append(f"-- {key[phase]} steps {first + 1}..{len(steps)}:")
+        for step in steps[first:]:
+            out.append(f"{step['sql']};  -- {step['kind']}: {step['what']}"
+                       if step["kind"] != "backfill" else
+                       f"-- backfill {state.plan['backfills'][int(step['sql'])]['table']}")
+    result.sql = "\n".join(out) + "\n"
+    result.done = [] if phase in ("active", "expanding") else [state.version]
+    return True
 
 
 def _refuse_offline(todo: Sequence[MigrationFile], options: RunOptions) -> None:
@@ -197,8 +235,9 @@ def _expand(runner: _Runner, files: Sequence[MigrationFile], applied: dict[str, 
 
 
 def _carry_on_online(runner: _Runner, files: Sequence[MigrationFile], direction: str,
-                     options: RunOptions, result: RunResult) -> bool:
-    """Carry on with an online migration in progress; True when the run ends there."""
+                     options: RunOptions, result: RunResult) -> tuple[bool, bool]:
+    """Carry on with an online migration in progress: (the run ends there, something was
+    recorded as applied)."""
     from . import online
 
     state = online.active(runner.conn)
@@ -206,23 +245,26 @@ def _carry_on_online(runner: _Runner, files: Sequence[MigrationFile], direction:
         if options.complete:
             raise WatotoError("--complete: no online migration is active on this database "
                               "(see `status`)")
-        return False
+        return False, False
     m = next((f for f in files if f.version == state.version), None)
     if m is None:
         raise MigrationMissing(state.version)
     if direction == "rollback":
         online.abort(runner, state, options, runner.on_event)
         result.done.append(state.version)
-        return True
+        return True, False
     if m.checksum != state.checksum and state.phase != "aborting":
-        raise MigrationEdited(state.version, str(m.path), state.checksum, m.checksum)
+        raise Refused(f"{state.version} was edited after its online migration started "
+                      f"({m.path}); nothing was run: restore the file to carry on, or abort "
+                      "it with `rollback --steps 1` (the abort follows the plan it started "
+                      "with)")
     if state.phase == "expanding":
         result.online = online.expand(runner, m, options, "", runner.on_event)
-        return True
+        return True, False
     if state.phase == "aborting":
         online.abort(runner, state, options, runner.on_event)
         result.aborted = state.version
-        return True
+        return True, False
     if state.phase == "active" and not options.complete:
         applied = read_applied(runner.conn)
         waiting = [f.version for f in files if f.version not in applied
@@ -233,10 +275,12 @@ def _carry_on_online(runner: _Runner, files: Sequence[MigrationFile], direction:
                 f"migration(s) wait ({waiting[0]} first); complete it with `migrate "
                 "--complete`, or abort it with `rollback --steps 1`")
         result.online = state
-        return True
+        return True, False
     online.complete(runner, m, state, options, runner.on_event)
     result.done.append(state.version)
-    return options.complete
+    if options.after_each is not None:  # replica waits, cache invalidation: the new shape
+        options.after_each(runner.conn, state.version)
+    return options.complete, True
 
 
 def repair(target: Target, *, extra_dirs: Sequence[Path] = (),

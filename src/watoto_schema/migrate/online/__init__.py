@@ -85,8 +85,12 @@ class OnlineState:
 
     @property
     def rows_total(self) -> int:
-        return sum(max(b.rows_total, b.rows_done) for b in self.backfill) or int(sum(
-            spec.get("rows_estimate", 0) for spec in self.plan["backfills"]))
+        """Rows counted in the relations whose backfill started, estimates for the others."""
+        started = {b.relation for b in self.backfill}
+        counted = sum(max(b.rows_total, b.rows_done) for b in self.backfill)
+        return counted + int(sum(spec.get("rows_estimate", 0)
+                                 for spec in self.plan["backfills"]
+                                 if not started & set(spec["leaves"])))
 
     @property
     def rate(self) -> float | None:
@@ -107,7 +111,9 @@ class OnlineState:
     def versions(self) -> list[dict[str, str]]:
         """The versions served now and the search_path each application version uses."""
         old, new = self.plan["old_schema"], self.plan["new_schema"]
-        served = [{"version": "old", "schema": old, "search_path": f"{old}, public"}]
+        served = []
+        if self.phase != "completing":  # the contract drops the old version's schema first
+            served.append({"version": "old", "schema": old, "search_path": f"{old}, public"})
         if self.phase in ("active", "completing"):
             served.append({"version": "new", "schema": new, "search_path": f"{new}, public"})
         return served
@@ -281,17 +287,20 @@ def _concurrent(runner: _Runner, state: OnlineState, step: Step, options: RunOpt
     from ... import concurrent
 
     conn = runner.conn
-    conn.execute("SELECT set_config('lock_timeout', %s, false), "
-                 "set_config('statement_timeout', '0', false)", (options.online_lock_timeout,))
+    # A concurrent build or drop takes SHARE UPDATE EXCLUSIVE, which blocks no read or write
+    # of the application; it then waits for older transactions to end. Waiting costs the
+    # application nothing, so it has no lock_timeout (a long report would make it fail).
+    conn.execute("SELECT set_config('lock_timeout', '0', false), "
+                 "set_config('statement_timeout', '0', false)")
     try:
         for statement in concurrent.expand(conn, step.sql):
             if options.before_concurrent is not None:
                 options.before_concurrent(conn, state.version)
-            prepared = concurrent.prepare(conn, statement)
-            if prepared.skip:
-                continue
 
-            def run(prepared: concurrent.Prepared = prepared) -> None:
+            def run(statement: str = statement) -> None:
+                prepared = concurrent.prepare(conn, statement)  # again on a retry
+                if prepared.skip:
+                    return
                 for cleanup in prepared.cleanup:
                     conn.execute(cleanup)
                 conn.execute(prepared.statement)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BackfillFailed
+from ...retry import LOCK_NOT_AVAILABLE, backoff_delay
 from ...target import one_line
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 class Pace:
     rows: int = 1000  # rows per batch
     pause: float = 0.0  # seconds between batches
+    lock_retries: int = 50  # a batch whose row locks are not granted is taken again
     # called before each batch (e.g. waiting while a standby lags); may raise to stop
     before_batch: Callable[[psycopg.Connection[Any], str], None] | None = None
     on_progress: Callable[[str, int, int], None] | None = None
@@ -49,24 +51,28 @@ def _can_skip_triggers(conn: psycopg.Connection[Any]) -> bool:
 def run(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], pace: Pace) -> None:
     """Backfill every leaf of ``spec['table']`` (idempotent; resumes where it stopped)."""
     skip_triggers = _can_skip_triggers(conn)
+    for leaf in spec["leaves"]:  # every leaf counted first: progress has its whole total
+        if conn.execute("SELECT 1 FROM watoto_online_backfill WHERE version = %s AND "
+                        "relation = %s", (version, leaf)).fetchone() is None:
+            total = conn.execute(f"SELECT count(*) FROM ONLY {leaf}").fetchone()
+            conn.execute("INSERT INTO watoto_online_backfill (version, relation, rows_total, "
+                         "started_at) VALUES (%s, %s, %s, clock_timestamp()) "
+                         "ON CONFLICT DO NOTHING", (version, leaf, total[0] if total else 0))
     for leaf in spec["leaves"]:
         _leaf(conn, version, spec, leaf, pace, skip_triggers)
 
 
 def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], leaf: str,
           pace: Pace, skip_triggers: bool) -> None:
-    row = conn.execute("SELECT last_key, done FROM watoto_online_backfill "
+    row = conn.execute("SELECT last_key, done, rows_done FROM watoto_online_backfill "
                        "WHERE version = %s AND relation = %s", (version, leaf)).fetchone()
-    if row is None:
-        total = conn.execute(f"SELECT count(*) FROM ONLY {leaf}").fetchone()  # noqa: S608
-        conn.execute("INSERT INTO watoto_online_backfill (version, relation, rows_total) "
-                     "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                     (version, leaf, total[0] if total else 0))
-        last: list[str] | None = None
-    elif row[1]:
+    assert row is not None
+    if row[1]:
         return
-    else:
-        last = row[0]
+    last: list[str] | None = row[0]
+    if row[2] == 0:  # the rate counts from the first batch, not from the count
+        conn.execute("UPDATE watoto_online_backfill SET started_at = clock_timestamp() "
+                     "WHERE version = %s AND relation = %s", (version, leaf))
     keys = ", ".join(_q(k) for k in spec["key"])
     typed = ", ".join(f"%s::{t}" for t in spec["key_types"])
     sets = ", ".join(f"{_q(column)} = {value}" for column, value in spec["sets"])
@@ -83,6 +89,7 @@ def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], lea
                 f"({', '.join(f'batch.{_q(k)}' for k in spec['key'])}) RETURNING 1) "
                 f"SELECT (SELECT count(*) FROM done), "
                 f"(SELECT ARRAY[{text_keys}] FROM batch ORDER BY {keys} DESC LIMIT 1)")
+    waits = 0
     while True:
         if pace.before_batch is not None:
             pace.before_batch(conn, version)
@@ -104,13 +111,24 @@ def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], lea
 
             if not isinstance(exc, psycopg.Error) or conn.broken:
                 raise
+            if exc.sqlstate == LOCK_NOT_AVAILABLE and waits < pace.lock_retries:
+                # an application holds a row of the batch: wait and take the batch again
+                waits += 1
+                time.sleep(min(backoff_delay(0.05, waits - 1), 2.0))
+                continue
+            if exc.sqlstate == LOCK_NOT_AVAILABLE:
+                from ...errors import MigrationBlocked
+
+                raise MigrationBlocked(version, waits + 1, f"backfill of {leaf}",
+                                       "sessions holding rows of the batch (see pg_locks); "
+                                       "run migrate again to carry on") from None
             failed = _failing_row(conn, leaf, spec, sets, keys, last, pace.rows, skip_triggers)
             raise BackfillFailed(version, leaf, failed or "?", one_line(exc)) from None
         if pace.on_progress is not None:
             pace.on_progress(leaf, count, 0)
         if count < pace.rows:
             return
-        last = key
+        last, waits = key, 0
         if pace.pause:
             time.sleep(pace.pause)
 

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 MAX_IDENT = 63
 SHADOW = "_w_"  # prefix of every object the expand phase adds to a live table
+# BEFORE triggers fire in name order: the sync trigger's name sorts after the table's own
+# (lower-case) ones, so a value one of them sets (updated_at) reaches the other shape too
+SYNC_TRIGGER = "zz_w_sync"
 _ANNOTATION = re.compile(r"--\s*online\s*:\s*(up|down)\s+(.+?)\s*$", re.MULTILINE)
 
 
@@ -208,6 +211,7 @@ class Planner:
         self.created_tables: dict[str, str] = {}  # name -> CREATE TABLE statement
         self.created_indexes: list[tuple[str, str, bool]] = []  # (name, statement, partitioned)
         self.dropped_indexes: list[tuple[str, bool]] = []
+        self.index_copies: list[Step] = []  # partitions' copies of created indexes
         self.plan = Plan(m.version, version_schema(old_version), version_schema(m.version))
         self.later: list[str] = []  # statements on tables this migration creates
 
@@ -339,6 +343,11 @@ class Planner:
             raise self.refuse(statement, f"{work.name} already has a column {name}")
         if (coldef.identity or "\x00") != "\x00" or (coldef.generated or "\x00") != "\x00":
             raise self.refuse(statement, "identity and generated columns rewrite the table")
+        type_name = expr.deparse(coldef.typeName)
+        if type_name.lower() in ("serial", "bigserial", "smallserial", "serial2", "serial4",
+                                 "serial8"):
+            raise self.refuse(statement, f"a {type_name} column fills every row from a sequence: "
+                              "the table is rewritten under an ACCESS EXCLUSIVE lock")
         default, not_null, checks, fks, unique = None, False, [], [], None
         for con in coldef.constraints or ():
             kind = con.contype.name
@@ -400,6 +409,13 @@ class Planner:
         node.concurrent = True
         self.created_indexes.append((str(node.idxname), expr.deparse(node),
                                      bool(work.info["partitioned"])))
+        # a partition's copy built but not yet attached when a run was killed is not
+        # dropped with the parent index: an abort drops the copies by name (concurrent.py)
+        for leaf in work.info["leaves"]:
+            schema, _, relname = leaf.rpartition(".")
+            copy = f"{relname.strip(chr(34))}_{node.idxname}"[:MAX_IDENT]
+            self.index_copies.append(Step("concurrent", f"DROP INDEX CONCURRENTLY IF EXISTS "
+                                          f"{schema}.{_q(copy)}", f"drop index {copy}"))
 
     def drop_index(self, node: Any, statement: str) -> None:
         for obj in node.objects:
@@ -455,9 +471,11 @@ class Planner:
                                        "columns": [],
                                        "indexes": [], "constraints": [], "tables": [],
                                        "functions": [], "triggers": []}
-        schemas = f"CREATE SCHEMA IF NOT EXISTS {_q(plan.new_schema)}; " \
-                  f"CREATE SCHEMA IF NOT EXISTS {_q(plan.old_schema)}"
-        plan.expand.append(Step("tx", schemas, "version schemas"))
+        # the old version's schema at once; the new one only with its views, at the end: a
+        # session of the new release that connects during the expand must not be taken for
+        # the new version (the sync trigger goes by the first schema of its search_path)
+        plan.expand.append(Step("tx", f"CREATE SCHEMA IF NOT EXISTS {_q(plan.old_schema)}",
+                                f"version schema {plan.old_schema}"))
         old_views: list[str] = []
         new_views: list[str] = []
         old_grants: list[str] = []
@@ -483,20 +501,23 @@ class Planner:
                                    f"DROP INDEX {'' if partitioned else 'CONCURRENTLY '}"
                                    f"IF EXISTS {_q(name)}", f"drop index {name}"))
             owned["indexes"].append(name)
-            plan.operations.append(f"CREATE INDEX {name}: built CONCURRENTLY at expand "
-                                   "(per partition, then attached, on a partitioned table)")
+            plan.operations.append(f"CREATE INDEX {name}: built CONCURRENTLY at expand"
+                                   + (", per partition, then attached" if partitioned else ""))
+        plan.abort.extend(self.index_copies)  # after their parents: attached ones go with them
         plan.expand.extend(concurrent)
         for i, spec in enumerate(plan.backfills):
             plan.expand.append(Step("backfill", str(i), f"backfill {spec['table']}"))
         plan.expand.extend(validate)
-        if new_views:
-            plan.expand.append(Step("tx", "; ".join(new_views + new_grants),
-                                    f"views of version {plan.new_schema}"))
+        plan.expand.append(Step("tx", "; ".join([f"CREATE SCHEMA IF NOT EXISTS "
+                                                 f"{_q(plan.new_schema)}"]
+                                                + new_views + new_grants),
+                                f"version schema {plan.new_schema} and its views"))
         for name, partitioned in self.dropped_indexes:
             plan.contract.append(Step("tx" if partitioned else "concurrent",
                                       f"DROP INDEX {'' if partitioned else 'CONCURRENTLY '}"
                                       f"IF EXISTS {name}", f"drop index {name}"))
-            plan.operations.append(f"DROP INDEX {name}: at the contract, CONCURRENTLY")
+            plan.operations.append(f"DROP INDEX {name}: at the contract"
+                                   + ("" if partitioned else ", CONCURRENTLY"))
         # The old version's schema goes first at the contract (its views read the old
         # columns) and the new one last, once the tables have its shape: a search_path
         # naming a schema that no longer exists falls through to the tables themselves, so
@@ -551,7 +572,7 @@ class Planner:
                                    "the contract")
         if new_branch or old_branch:
             function = f"{_q(info['schema'])}.{_q(shadow_name('sync_' + work.name))}"
-            trigger = _q(shadow_name("sync"))
+            trigger = _q(SYNC_TRIGGER)
             body = _trigger_body(plan.new_schema, new_branch, old_branch)
             expand.append(f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger "
                           f"LANGUAGE plpgsql AS {body}")
@@ -562,7 +583,7 @@ class Planner:
             contract[:0] = drop
             abort[:0] = drop
             owned["functions"].append(shadow_name("sync_" + work.name))
-            owned["triggers"].append(f"{work.name}.{shadow_name('sync')}")
+            owned["triggers"].append(f"{work.name}.{SYNC_TRIGGER}")
         if work.rename_to:
             contract.append(f"ALTER TABLE {t} RENAME TO {_q(work.rename_to)}")
         if expand:
@@ -598,9 +619,10 @@ class Planner:
                          f"(security_invoker = true) AS SELECT {', '.join(new_cols)} FROM {t}")
         for col in work.columns.values():
             if col.default_changed and not col.shadowed and not col.dropped:
+                # a view without a default of its own takes the table's: NULL overrides it
+                default = col.default if col.default is not None else "NULL"
                 new_views.append(f"ALTER VIEW {new_view} ALTER COLUMN {_q(col.final_name)} "
-                                 + (f"SET DEFAULT {col.default}" if col.default is not None
-                                    else "DROP DEFAULT"))
+                                 f"SET DEFAULT {default}")
         for grant in info["grants"]:  # the views are used with the table's privileges
             for schema, view, out in ((plan.old_schema, old_view, old_grants),
                                       (plan.new_schema, new_view, new_grants)):
@@ -653,6 +675,9 @@ class Planner:
                                      else _q(col.name))
         if col.set_not_null and col.up is None and col.info["default"] is not None:
             up = f"COALESCE({up}, ({col.info['default']})::{new_type})"
+        elif col.set_not_null and col.up is None and self.has_nulls(work, col.name):
+            raise self.refuse(statement, f"{col.name} has NULLs and no default: give "
+                              "`-- online: up <expr>` for the value the new shape has instead")
         expr.parse(up, what_up)
         final = col.final_name
         if col.down is not None:
@@ -749,8 +774,12 @@ class Planner:
         trigger_down = expr.rewrite(down, to_new_physical | {final: shadow}, prefix="new",
                                     what=what_down)
         old_branch.append(f"NEW.{_q(shadow)} := {trigger_up};")
+        # a write of the new shape goes down; a value another trigger set in the old column
+        # (the table's own BEFORE triggers fire first) goes up
         new_branch.append(f"IF TG_OP = 'INSERT' OR NEW.{_q(shadow)} IS DISTINCT FROM "
-                          f"OLD.{_q(shadow)} THEN NEW.{_q(col.name)} := {trigger_down}; END IF;")
+                          f"OLD.{_q(shadow)} THEN NEW.{_q(col.name)} := {trigger_down}; "
+                          f"ELSIF NEW.{_q(col.name)} IS DISTINCT FROM OLD.{_q(col.name)} THEN "
+                          f"NEW.{_q(shadow)} := {trigger_up}; END IF;")
         backfill_sets.append((shadow, expr.rewrite(up, {n: n for n in names})))
         contract.append(f"ALTER TABLE {t} DROP COLUMN {_q(col.name)}")
         contract.append(f"ALTER TABLE {t} RENAME COLUMN {_q(shadow)} TO {_q(final)}")
@@ -777,6 +806,11 @@ class Planner:
             f"{work.name}.{col.name} ({', '.join(how)}): shadow column {shadow} kept in step by "
             f"a trigger (up {up}; down {down}), backfilled in batches, constraints NOT VALID "
             "then validated, indexes rebuilt CONCURRENTLY; swapped in at the contract")
+
+    def has_nulls(self, work: TableWork, column: str) -> bool:
+        row = self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {work.ident} WHERE "
+                                f"{_q(column)} IS NULL)").fetchone()
+        return bool(row and row[0])
 
     def check_inverse(self, work: TableWork, col: ColumnWork, up: str, down: str,
                       new_type: str) -> None:
