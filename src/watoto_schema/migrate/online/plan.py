@@ -461,8 +461,11 @@ class Planner:
         ours = (f"view {self.plan.old_schema}.", f"view {self.plan.new_schema}.",
                 f'view "{self.plan.old_schema}".', f'view "{self.plan.new_schema}".')
         for dep in info["column_dependents"]:
-            if dep["column"] == col.name and not dep["object"].startswith(ours):
-                raise self.refuse(statement, f"{dep['object']} depends on {col.name}")
+            if dep["column"] != col.name or dep["object"].startswith(ours):
+                continue
+            if dep["object"].startswith("view ") and col.shadowed and not col.new_type:
+                continue  # re-created over the swapped column at the contract (views_over)
+            raise self.refuse(statement, f"{dep['object']} depends on {col.name}")
 
     def build(self) -> Plan:
         self.read()
@@ -584,6 +587,19 @@ class Planner:
             abort[:0] = drop
             owned["functions"].append(shadow_name("sync_" + work.name))
             owned["triggers"].append(f"{work.name}.{SYNC_TRIGGER}")
+        views = self.views_over(work, [c.name for c in work.columns.values() if c.shadowed])
+        if views:  # they read a column the contract swaps: dropped and made again around it
+            contract.insert(0, "DROP VIEW " + ", ".join(v["name"] for v in reversed(views)))
+            for view in views:
+                options = f" WITH ({view['options']})" if view["options"] else ""
+                contract.append(f"CREATE VIEW {view['name']}{options} AS "
+                                f"{view['definition'].rstrip().rstrip(';')}")
+                contract.extend(f"GRANT {grant.split(' TO ')[0]} ON {view['name']} TO "
+                                f"{grant.split(' TO ')[1]}" for grant in view["grants"])
+            plan.operations.append(f"views reading the swapped columns of {work.name} ("
+                                   + ", ".join(v["name"] for v in views)
+                                   + ") are dropped and made again in the contract's "
+                                   "transaction")
         if work.rename_to:
             contract.append(f"ALTER TABLE {t} RENAME TO {_q(work.rename_to)}")
         if expand:
@@ -620,14 +636,17 @@ class Planner:
         for col in work.columns.values():
             if col.default_changed and not col.shadowed and not col.dropped:
                 # a view without a default of its own takes the table's: NULL overrides it
-                default = col.default if col.default is not None else "NULL"
+                # a view column without a default of its own takes the table's, and a NULL
+                # constant is no default: an expression that is NULL overrides it
+                default = col.default if col.default is not None else \
+                    f"CASE WHEN false THEN NULL::{col.info['type']} END"
                 new_views.append(f"ALTER VIEW {new_view} ALTER COLUMN {_q(col.final_name)} "
                                  f"SET DEFAULT {default}")
         for grant in info["grants"]:  # the views are used with the table's privileges
-            for schema, view, out in ((plan.old_schema, old_view, old_grants),
-                                      (plan.new_schema, new_view, new_grants)):
+            for schema, on, out in ((plan.old_schema, old_view, old_grants),
+                                    (plan.new_schema, new_view, new_grants)):
                 out.append(f"GRANT USAGE ON SCHEMA {_q(schema)} TO {grant['grantee']}; "
-                           f"GRANT {grant['privilege']} ON {view} TO {grant['grantee']}")
+                           f"GRANT {grant['privilege']} ON {on} TO {grant['grantee']}")
 
     def column_steps(self, work: TableWork, col: ColumnWork, expand: list[str],
                      contract: list[str], abort: list[str], backfill_sets: list[tuple[str, str]],
@@ -696,7 +715,9 @@ class Planner:
         if col.new_type:  # a way down of a type change must give the old values back
             self.check_inverse(work, col, up, down, new_type)
         default = (col.default if col.default_changed
-                   else (f"({col.info['default']})::{new_type}" if col.info["default"] else None))
+                   else None if col.info["default"] is None
+                   else f"({col.info['default']})::{new_type}" if col.new_type
+                   else col.info["default"])
         expand.append(f"ALTER TABLE {t} ADD COLUMN {_q(shadow)} {new_type}")
         if default is not None:
             expand.append(f"ALTER TABLE {t} ALTER COLUMN {_q(shadow)} SET DEFAULT {default}")
@@ -806,6 +827,21 @@ class Planner:
             f"{work.name}.{col.name} ({', '.join(how)}): shadow column {shadow} kept in step by "
             f"a trigger (up {up}; down {down}), backfilled in batches, constraints NOT VALID "
             "then validated, indexes rebuilt CONCURRENTLY; swapped in at the contract")
+
+    def views_over(self, work: TableWork, columns: list[str]) -> list[dict[str, Any]]:
+        """The views reading ``columns`` (directly or not), in creation order."""
+        if not columns:
+            return []
+        from psycopg.rows import dict_row
+
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            views = cur.execute(sql_text("online/dependent_views.sql"),
+                                {"table": work.ident, "columns": columns}).fetchall()
+        for view in views:
+            if view["relkind"] != "v":
+                raise self.refuse(f"ALTER TABLE {work.name}", f"materialized view "
+                                  f"{view['name']} reads a column the contract swaps")
+        return views
 
     def has_nulls(self, work: TableWork, column: str) -> bool:
         row = self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {work.ident} WHERE "

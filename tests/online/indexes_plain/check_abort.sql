@@ -1,0 +1,1 @@
+SELECT to_regclass('idx_courses_duration') IS NULL AND to_regclass('idx_courses_category') IS NOT NULL;

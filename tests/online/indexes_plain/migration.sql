@@ -1,0 +1,2 @@
+CREATE INDEX idx_courses_duration ON courses (duration);
+DROP INDEX idx_courses_category;

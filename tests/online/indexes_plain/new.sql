@@ -1,0 +1,1 @@
+SELECT count(*) FROM courses WHERE duration = '6 weeks';

@@ -1,0 +1,2 @@
+-- online: up coalesce(methodology, 'lecture')
+ALTER TABLE courses ALTER COLUMN methodology SET NOT NULL;
