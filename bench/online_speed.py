@@ -291,16 +291,21 @@ class LockFigures:
 class Sampler(threading.Thread):
     """pg_locks and pg_stat_activity every ~5 ms from a connection of its own."""
 
+    # One round trip per sample: how many application backends wait on a relation lock,
+    # and the blocking locks the watched backends hold or wait for (none: one NULL row).
     QUERY = """
-        SELECT a.pid, a.xact_start, l.relation::regclass::text, l.mode, l.granted
-          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE a.application_name = %s AND l.locktype = 'relation'
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND l.mode = ANY(%s)"""
-    WAITING = """
-        SELECT count(*) FROM pg_stat_activity
-         WHERE application_name = 'pgbench' AND wait_event_type = 'Lock'
-           AND wait_event = 'relation' AND datname = current_database()"""
+        WITH waiting AS (
+            SELECT count(*) AS n FROM pg_stat_activity
+             WHERE application_name = 'pgbench' AND wait_event_type = 'Lock'
+               AND wait_event = 'relation' AND datname = current_database())
+        SELECT waiting.n, x.pid, x.xact_start, x.rel, x.mode, x.granted
+          FROM waiting LEFT JOIN LATERAL (
+               SELECT a.pid, a.xact_start, l.relation::regclass::text AS rel, l.mode, l.granted
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE a.application_name = %s AND l.locktype = 'relation'
+                  AND l.database = (SELECT oid FROM pg_database
+                                     WHERE datname = current_database())
+                  AND l.mode = ANY(%s)) x ON true"""
     BLOCKERS = """
         SELECT a.backend_type, a.application_name, left(a.query, 60) FROM pg_stat_activity a
          WHERE a.pid = ANY(pg_blocking_pids(%s))"""
@@ -321,8 +326,12 @@ class Sampler(threading.Thread):
                 conn.execute("SET statement_timeout = '1s'")
                 while not self.stop.is_set():
                     began = time.time()
-                    for pid, xact, rel, mode, granted in conn.execute(
-                            self.QUERY, (self.watched, list(BLOCKING_MODES))).fetchall():
+                    rows = conn.execute(self.QUERY,
+                                        (self.watched, list(BLOCKING_MODES))).fetchall()
+                    self.waiting.append((began, int(rows[0][0]) if rows else 0))
+                    for _, pid, xact, rel, mode, granted in rows:
+                        if pid is None:
+                            continue
                         span = self.seen.setdefault((pid, xact, rel, mode, granted),
                                                     [began, began])
                         span[1] = began
@@ -331,8 +340,6 @@ class Sampler(threading.Thread):
                                                                  (pid,)).fetchall():
                                 self.blockers[query if kind == "autovacuum worker"
                                               else app or kind] += 1
-                    row = conn.execute(self.WAITING).fetchone()
-                    self.waiting.append((began, int(row[0]) if row else 0))
                     self.stop.wait(max(0.0, SAMPLE_EVERY - (time.time() - began)))
         except psycopg.Error as exc:
             self.error = str(exc).strip()
