@@ -311,13 +311,18 @@ def test_cli_status_lint_and_bad_input(db: Target, tmp_path: Path) -> None:
     assert doc["online"]["backfill"]["rows_done"] >= doc["online"]["backfill"]["rows_total"] > 0
     assert [v["search_path"] for v in doc["online"]["versions"]] == [
         OLD_PATH, "watoto_1001_nn, public"]
-    write_migration(folder, "1002_more", "ALTER TABLE courses ALTER COLUMN max_students SET "
-                    "DEFAULT 40;\n", depends="1001_nn")
+    # a later plain migration that lint refuses: it waits, and --complete does not lint it
+    write_migration(folder, "1002_more", "ALTER TABLE assessments ALTER COLUMN passing_score "
+                    "TYPE bigint;\n",
+                    depends="1001_nn", online_header=False)
     assert "1001_nn is active" in assert_one_line(cli_run(*dsn, "migrate"), 3)
     drift = cli_run(*dsn, "drift")
     assert drift.exit_code == 0, drift.output
+    dry = cli_run(*dsn, "migrate", "--complete", "--dry-run")
+    assert dry.exit_code == 0 and "contract steps 1.." in dry.output, dry.output
     done = cli_run(*dsn, "migrate", "--complete")
-    assert done.exit_code == 0 and "applied 1001_nn" in done.output
+    assert done.exit_code == 0 and "applied 1001_nn" in done.output, done.output
+    assert "rewrite-column-type" in assert_one_line(cli_run(*dsn, "migrate"), 3)
 
 
 def test_bad_online_header_is_one_line(tmp_path: Path, db: Target) -> None:

@@ -33,6 +33,8 @@ from .runner import (
 if TYPE_CHECKING:
     import psycopg
 
+    from . import online
+
 # -- the operations ----------------------------------------------------------------------
 
 def migrate(target: Target, *, to: str | None = None, extra_dirs: Sequence[Path] = (),
@@ -122,14 +124,24 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
             return result
         runner = runner or _Runner(target, options, on_event)
         with migration_lock(runner.conn, options.lock_wait):
+            from . import online
+
+            in_progress = online.active(runner.conn) if options.online else None
             if options.before_apply is not None:  # before bootstrap: a refusal creates nothing
                 applied = read_applied(runner.conn)
                 _check_history(files, applied)
-                options.before_apply(files, select(files, applied))
+                # an online migration in progress was linted when it started; a run that
+                # carries it on applies nothing else, but after finishing a contract
+                lint = [] if in_progress is not None and (
+                    options.complete or in_progress.phase != "completing") else [
+                    m for m in select(files, applied)
+                    if in_progress is None or m.version != in_progress.version]
+                options.before_apply(files, lint)
             runner.bootstrap()
             applied = read_applied(runner.conn)
             _check_history(files, applied)
-            ended, changed = _carry_on_online(runner, files, direction, options, result)
+            ended, changed = _carry_on_online(runner, files, direction, options, result,
+                                              in_progress)
             if changed:
                 applied = read_applied(runner.conn)
             todo = [] if ended else select(files, applied)
@@ -235,12 +247,12 @@ def _expand(runner: _Runner, files: Sequence[MigrationFile], applied: dict[str, 
 
 
 def _carry_on_online(runner: _Runner, files: Sequence[MigrationFile], direction: str,
-                     options: RunOptions, result: RunResult) -> tuple[bool, bool]:
-    """Carry on with an online migration in progress: (the run ends there, something was
-    recorded as applied)."""
+                     options: RunOptions, result: RunResult,
+                     state: online.OnlineState | None) -> tuple[bool, bool]:
+    """Carry on with the online migration in progress, ``state``: (the run ends there,
+    something was recorded as applied)."""
     from . import online
 
-    state = online.active(runner.conn)
     if state is None:
         if options.complete:
             raise WatotoError("--complete: no online migration is active on this database "
