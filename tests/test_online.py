@@ -28,6 +28,7 @@ from watoto_schema.cli import cli
 from watoto_schema.errors import (
     BackfillFailed,
     BadMigration,
+    MigrationBlocked,
     NotOnline,
     OnlineActive,
     Refused,
@@ -402,3 +403,22 @@ def test_kill_9_in_the_backfill_and_in_the_contract_then_carry_on(db: Target, tm
     done = migrate.migrate(db, extra_dirs=[folder], options=RunOptions(complete=True))
     assert done.done == ["1001_tz"]
     assert_no_drift(db, folder)
+
+
+@pytest.mark.watoto(students=20)
+def test_a_blocked_contract_names_the_blocking_session(db: Target, tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    write_migration(folder, "1001_rename", "ALTER TABLE courses RENAME COLUMN title TO name;\n")
+    migrate.migrate(db, extra_dirs=[folder])
+    with psycopg.connect(db.conninfo, application_name="report-job") as blocker:
+        blocker.execute("SELECT count(*) FROM courses")  # ACCESS SHARE until it ends
+        pid = blocker.info.backend_pid
+        with pytest.raises(MigrationBlocked, match=rf"pid {pid}, application report-job"):
+            migrate.migrate(db, extra_dirs=[folder],
+                            options=RunOptions(complete=True, online_retries=3))
+        blocker.rollback()
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        state = online.active(conn)
+        assert state is not None and state.phase == "completing"
+    assert migrate.migrate(db, extra_dirs=[folder],
+                           options=RunOptions(complete=True)).done == ["1001_rename"]

@@ -250,34 +250,50 @@ def _transaction(runner: _Runner, state: OnlineState, step: Step, next_step: int
 
 def _retrying(runner: _Runner, state: OnlineState, step: Step, options: RunOptions,
               work: Callable[[], None], psycopg: Any) -> None:
+    """Run ``work``; when its locks are not granted in time, again, with backoff. From the
+    first retry on a second session watches who blocks it, to name them if it gives up."""
+    from ..runner import _BlockerMonitor
+
     attempt = 0
-    while True:
-        try:
-            work()
-            return
-        except psycopg.Error as exc:
-            if runner.conn.broken:
-                from ...errors import ConnectionLost
-
-                raise ConnectionLost(state.version, "apply", one_line(exc), False) from exc
-            if exc.sqlstate != LOCK_NOT_AVAILABLE:
-                raise MigrationFailed(state.version, "apply",
-                                      f"{state.phase} step '{step.what}': {one_line(exc)}",
-                                      transactional=False) from exc
-            if attempt >= options.online_retries:
-                raise MigrationBlocked(state.version, attempt + 1, step.what,
-                                       _blockers(runner.conn, step)) from None
-            delay = min(backoff_delay(options.online_backoff, attempt), 2.0)
-            runner.on_event(f"{state.version}: '{step.what}': lock not granted within "
-                            f"{options.online_lock_timeout}, retry {attempt + 1}/"
-                            f"{options.online_retries} in {delay:g}s")
-            time.sleep(delay)
+    monitor: _BlockerMonitor | None = None
+    try:
+        while True:
+            if attempt == 1:
+                monitor = _BlockerMonitor(runner.target, runner.conn.info.backend_pid)
+            if _attempt(runner, state, step, options, work, psycopg, attempt, monitor):
+                return
             attempt += 1
-            runner.retries += 1
+    finally:
+        if monitor is not None:
+            monitor.stop()
 
 
-def _blockers(conn: psycopg.Connection[Any], step: Step) -> str:
-    return "sessions holding locks on the step's tables (see pg_locks)"
+def _attempt(runner: _Runner, state: OnlineState, step: Step, options: RunOptions,
+             work: Callable[[], None], psycopg: Any, attempt: int,
+             monitor: Any) -> bool:
+    """One try of ``work``: True when done, False to try again after the pause."""
+    from ...errors import ConnectionLost
+
+    try:
+        work()
+        return True
+    except psycopg.Error as exc:
+        if runner.conn.broken:
+            raise ConnectionLost(state.version, "apply", one_line(exc), False) from exc
+        if exc.sqlstate != LOCK_NOT_AVAILABLE:
+            raise MigrationFailed(state.version, "apply",
+                                  f"{state.phase} step '{step.what}': {one_line(exc)}",
+                                  transactional=False) from exc
+        if attempt >= options.online_retries:
+            blocker = monitor.describe() if monitor is not None else "not seen"
+            raise MigrationBlocked(state.version, attempt + 1, step.what, blocker) from None
+        delay = min(backoff_delay(options.online_backoff, attempt), 2.0)
+        runner.on_event(f"{state.version}: '{step.what}': lock not granted within "
+                        f"{options.online_lock_timeout}, retry {attempt + 1}/"
+                        f"{options.online_retries} in {delay:g}s")
+        time.sleep(delay)
+        runner.retries += 1
+        return False
 
 
 def _concurrent(runner: _Runner, state: OnlineState, step: Step, options: RunOptions) -> None:

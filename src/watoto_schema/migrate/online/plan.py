@@ -727,8 +727,7 @@ class Planner:
         if not_null:
             expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(nn_check)} CHECK ({_q(shadow)} "
                           "IS NOT NULL) NOT VALID")
-            validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT "
-                                 f"{_q(nn_check)}", f"validate NOT NULL of {shadow}"))
+            validate.append(_validate(t, nn_check, f"validate NOT NULL of {shadow}"))
         renames: list[str] = []
         for con in work.info["constraints"]:
             if con["type"] == "c" and con["columns"] == [col.name]:
@@ -737,8 +736,7 @@ class Planner:
                                      .removesuffix(" NOT VALID"), to_shadow)
                 expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(copy)} CHECK {check} "
                               "NOT VALID")
-                validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT "
-                                     f"{_q(copy)}", f"validate {copy}"))
+                validate.append(_validate(t, copy, f"validate {copy}"))
                 renames.append(f"ALTER TABLE {t} RENAME CONSTRAINT {_q(copy)} TO "
                                f"{_q(con['name'])}")
             elif con["type"] == "f" and con["columns"] == [col.name]:
@@ -746,16 +744,14 @@ class Planner:
                 clause = con["definition"].split(" REFERENCES ", 1)[1]
                 expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(copy)} FOREIGN KEY "
                               f"({_q(shadow)}) REFERENCES {clause} NOT VALID")
-                validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT "
-                                     f"{_q(copy)}", f"validate {copy}"))
+                validate.append(_validate(t, copy, f"validate {copy}"))
                 renames.append(f"ALTER TABLE {t} RENAME CONSTRAINT {_q(copy)} TO "
                                f"{_q(con['name'])}")
         for name, check in col.checks:
             rewritten = expr.rewrite(check, {final: shadow, col.name: shadow})
             expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(name)} CHECK {rewritten} "
                           "NOT VALID")
-            validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT {_q(name)}",
-                                 f"validate {name}"))
+            validate.append(_validate(t, name, f"validate {name}"))
             owned["constraints"].append(f"{work.name}.{name}")
         for name, clause in col.fks:
             if work.info["partitioned"]:
@@ -763,8 +759,7 @@ class Planner:
                                   "be NOT VALID in PostgreSQL 15; add it in a plain migration")
             expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(name)} FOREIGN KEY "
                           f"({_q(shadow)}) {clause} NOT VALID")
-            validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT {_q(name)}",
-                                 f"validate {name}"))
+            validate.append(_validate(t, name, f"validate {name}"))
             owned["constraints"].append(f"{work.name}.{name}")
         for index in work.info["indexes"]:
             if col.name not in index["columns"] or index["constraint"]:
@@ -900,21 +895,18 @@ class Planner:
                 check = shadow_name(f"nn_{added.name}")
                 expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(check)} CHECK ({c} IS NOT "
                               "NULL) NOT VALID")
-                validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT "
-                                     f"{_q(check)}", f"validate NOT NULL of {added.name}"))
+                validate.append(_validate(t, check, f"validate NOT NULL of {added.name}"))
                 contract.append(f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL")
                 contract.append(f"ALTER TABLE {t} DROP CONSTRAINT {_q(check)}")
                 owned["constraints"].append(f"{work.name}.{check}")
         for name, check in added.checks:
             expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(name)} CHECK ({check}) NOT VALID")
-            validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT {_q(name)}",
-                                 f"validate {name}"))
+            validate.append(_validate(t, name, f"validate {name}"))
             owned["constraints"].append(f"{work.name}.{name}")
         for name, clause in added.fks:
             expand.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(name)} FOREIGN KEY ({c}) "
                           f"{clause} NOT VALID")
-            validate.append(Step("validate", f"ALTER TABLE {t} VALIDATE CONSTRAINT {_q(name)}",
-                                 f"validate {name}"))
+            validate.append(_validate(t, name, f"validate {name}"))
             owned["constraints"].append(f"{work.name}.{name}")
         if added.unique:
             index = shadow_name(added.unique)
@@ -930,6 +922,11 @@ class Planner:
             + ("a constant default: no rewrite" if not added.volatile_default
                else "a volatile default: filled by the backfill")
             + "), hidden from the old version's view; constraints NOT VALID then validated")
+
+
+def _validate(table: str, constraint: str, what: str) -> Step:
+    """VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE, a scan that blocks no read or write."""
+    return Step("validate", f"ALTER TABLE {table} VALIDATE CONSTRAINT {_q(constraint)}", what)
 
 
 def _trigger_body(new_schema: str, new_branch: list[str], old_branch: list[str]) -> str:
