@@ -4,40 +4,44 @@ On sample data (default 100,000 students), the LMS mix of `watoto-schema loadtes
 small "touch" script that writes the two tables the changes touch: a login stamping
 ``users.last_login`` and an edit of a course's title) runs at a fixed rate (pgbench
 ``--rate``) in two pgbench processes, half the clients each: the *old* half and the *new*
-half of the application. Four changes, each its own online migration, run expand and
-complete under that load:
+half of the application. Four changes, each its own online migration (with a
+``.rollback.sql``), run expand and complete under that load:
 
   1. ALTER TABLE users ALTER COLUMN last_login TYPE timestamptz (with ``-- online: down``)
-  2. ALTER TABLE courses RENAME COLUMN title TO name
+  2. ALTER TABLE courses RENAME COLUMN title TO name (if the planner refuses it, the
+     refusal is printed and ``methodology`` is renamed instead)
   3. ALTER TABLE users ALTER COLUMN is_active SET NOT NULL
   4. ALTER TABLE users ADD COLUMN school_year INTEGER CHECK (school_year BETWEEN 7 AND 9)
 
-Per change, three load segments: *expand* (both halves still run the old release on plain
+Per change, on the same database one after the other: the load alone (the reference, no
+migration), then three segments: *expand* (both halves still run the old release on plain
 ``public``; ``migrate`` runs 2 s in), *active* (the old half on ``watoto_<previous>,
 public``, the new half on ``watoto_<this>, public`` with its scripts in the new column
 names) and *complete* (the old release retired as `status` says: both halves on the new
-version; ``migrate --complete`` runs 2 s in). Then the reference: the plain ALTER TABLE
-under the same load (both halves on the running release) on a copy of the database made
-just before the change (CREATE DATABASE ... TEMPLATE).
+version; ``migrate --complete`` runs 2 s in). Then the plain ALTER TABLE under the same
+load (both halves on the running release) on a copy made just before the change (CREATE
+DATABASE ... TEMPLATE).
 
 Figures: failed transactions per half; p99 per class (read / write / report as loadtest
 classifies its scripts, touch for the bench's own writes) while the migration ran, against
-the p99 of the same load without any migration measured first in the same run (target <=
-2x); the longest time a lock of the migration's backend(s) conflicting with the
-application's writes (SHARE and stronger: ROW EXCLUSIVE conflicts) was held, sampled from
-pg_locks every ~5 ms (target <= 100 ms); backfill rows/s; expand and complete seconds; and
-for the plain ALTER its lock, its failures and the writes it blocked (application backends
-waiting on a relation lock, from pg_stat_activity; transactions over 1 s from pgbench's
-per-transaction log). Latency is counted from each transaction's scheduled start.
+the p99 of the load without any migration just before (target <= 2x; beside it the share
+of samples with autovacuum at work: a backfill leaves a table's worth of dead rows); the
+longest time a lock of the migration's backend(s) conflicting with the application's
+writes (SHARE and stronger: ROW EXCLUSIVE conflicts) was held, sampled from pg_locks every
+~5 ms (target <= 100 ms); backfill rows/s; expand and complete seconds; for the plain
+ALTER its lock, its failures and the writes it blocked (application backends waiting on a
+relation lock, from pg_stat_activity; transactions over 1 s from pgbench's per-transaction
+log). Latency is counted from each transaction's scheduled start.
 
 Correctness, without load: two copies of the loaded database, one taken through the four
 online migrations (expand + complete), one through the four plain ALTERs; users and
-courses compared row by row (COPY text), `drift` exit 0, the sample-data guarantees and key
-tables. An abort: change 1 expanded on a copy, rows written through both versions, then
-`rollback --steps 1`; compared with a copy that had the same writes made in the old shape.
+courses compared row by row (COPY text), their catalog entries, `drift` exit 0, the
+sample-data guarantees and key tables. An abort: change 1 expanded on a copy, rows written
+through both versions, then `rollback --steps 1`; compared with a copy that had the same
+writes made in the old shape.
 
     make bench   # or: .venv/bin/python bench/online_speed.py
-    WATOTO_BENCH_SECONDS=30      # seconds of the reference load (default 20; active: half)
+    WATOTO_BENCH_SECONDS=30      # seconds of each reference load (default 20; active: half)
     WATOTO_BENCH_1M=1            # 1,000,000 students (default 100,000)
     WATOTO_BENCH_STUDENTS=20000  # any other size (overrides the two above)
     WATOTO_BENCH_RATE=200        # total transactions/second of both halves (default 200)
@@ -108,7 +112,6 @@ class Change:
     undo: str  # the .rollback.sql
     rename: tuple[str, str, str] | None = None  # (table, old, new) for the new scripts
     in_step: str | None = None  # rows whose shadow column is out of step (must be 0)
-    note: str = ""
 
     @property
     def statement(self) -> str:
@@ -215,8 +218,8 @@ def renamed(text: str, rename: tuple[str, str, str]) -> str:
                 "values", "select", "returning"}
     out: list[str] = []
     for statement in re.split(r"(?<=;)", text):
-        code = [line for line in statement.splitlines() if not line.lstrip().startswith(("--",
-                                                                                         "\\"))]
+        code = [line for line in statement.splitlines()
+                if not line.lstrip().startswith(("--", "\\"))]
         found = tables.findall("\n".join(code))
         names = {name for name, _ in found}
         aliases = {table} | {alias for name, alias in found
@@ -286,19 +289,23 @@ class LockFigures:
     samples: int = 0
     interval_ms: float = 0.0
     blockers: list[tuple[str, int]] = field(default_factory=list)  # whom the DDL queued behind
+    vacuuming: float = 0.0  # share of the samples with autovacuum at work in the database
 
 
 class Sampler(threading.Thread):
     """pg_locks and pg_stat_activity every ~5 ms from a connection of its own."""
 
-    # One round trip per sample: how many application backends wait on a relation lock,
-    # and the blocking locks the watched backends hold or wait for (none: one NULL row).
+    # One round trip per sample: how many application backends wait on a relation lock, how
+    # many autovacuum workers run here, and the blocking locks the watched backends hold or
+    # wait for (none: one row of NULLs).
     QUERY = """
         WITH waiting AS (
-            SELECT count(*) AS n FROM pg_stat_activity
-             WHERE application_name = 'pgbench' AND wait_event_type = 'Lock'
-               AND wait_event = 'relation' AND datname = current_database())
-        SELECT waiting.n, x.pid, x.xact_start, x.rel, x.mode, x.granted
+            SELECT count(*) FILTER (WHERE application_name = 'pgbench'
+                                      AND wait_event_type = 'Lock'
+                                      AND wait_event = 'relation') AS n,
+                   count(*) FILTER (WHERE backend_type = 'autovacuum worker') AS vacuums
+              FROM pg_stat_activity WHERE datname = current_database())
+        SELECT waiting.n, waiting.vacuums, x.pid, x.xact_start, x.rel, x.mode, x.granted
           FROM waiting LEFT JOIN LATERAL (
                SELECT a.pid, a.xact_start, l.relation::regclass::text AS rel, l.mode, l.granted
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -317,6 +324,7 @@ class Sampler(threading.Thread):
         self.seen: dict[tuple[Any, ...], list[float]] = {}
         self.waiting: list[tuple[float, int]] = []
         self.blockers: collections.Counter[str] = collections.Counter()
+        self.vacuuming = 0  # samples with an autovacuum worker in the database
         self.error: str | None = None
 
     def run(self) -> None:
@@ -329,7 +337,8 @@ class Sampler(threading.Thread):
                     rows = conn.execute(self.QUERY,
                                         (self.watched, list(BLOCKING_MODES))).fetchall()
                     self.waiting.append((began, int(rows[0][0]) if rows else 0))
-                    for _, pid, xact, rel, mode, granted in rows:
+                    self.vacuuming += bool(rows and rows[0][1])
+                    for _, _, pid, xact, rel, mode, granted in rows:
                         if pid is None:
                             continue
                         span = self.seen.setdefault((pid, xact, rel, mode, granted),
@@ -345,7 +354,8 @@ class Sampler(threading.Thread):
             self.error = str(exc).strip()
 
     def figures(self) -> LockFigures:
-        out = LockFigures(samples=len(self.waiting), blockers=self.blockers.most_common(3))
+        out = LockFigures(samples=len(self.waiting), blockers=self.blockers.most_common(3),
+                          vacuuming=self.vacuuming / max(1, len(self.waiting)))
         if len(self.waiting) > 1:
             out.interval_ms = ((self.waiting[-1][0] - self.waiting[0][0])
                                / (len(self.waiting) - 1) * 1000)
@@ -381,7 +391,6 @@ class Segment:
     window: tuple[float, float] | None
     locks: LockFigures
     action_seconds: float = 0.0
-    note: str = ""
     overran: bool = False
     result: Any = None
 
@@ -474,7 +483,13 @@ class Load:
         if action is not None:
             time.sleep(LEAD)
             started = time.time()
-            result = action()
+            try:
+                result = action()
+            except BaseException:
+                for _, proc, _ in running:  # no pgbench outlives the run
+                    proc.kill()
+                sampler.stop.set()
+                raise
             window = (started, time.time())
             spent = window[1] - started
             overran = any(proc.poll() is not None for _, proc, _ in running)
@@ -489,7 +504,7 @@ class Load:
 
 def load_seconds(estimate: float) -> int:
     """A segment long enough for an action the no-load run timed at ``estimate`` s."""
-    return max(8, math.ceil(LEAD + max(2.5 * estimate, estimate + 5) + 2))
+    return max(8, math.ceil(LEAD + 1.5 * estimate + 5))
 
 
 # -- comparisons -------------------------------------------------------------------------------
@@ -765,7 +780,8 @@ def p99_row(kind: str, base: Segment, segments: list[tuple[Segment, bool]]) -> s
 
 def report_change(change: Change, base: Segment, expand: Segment, active: Segment,
                   complete: Segment, plain: Segment, backfill: tuple[int, float | None],
-                  noload: NoLoad, tries: int, in_step: Any) -> None:
+                  noload: NoLoad, tries: int, in_step: Any) -> str:
+    """Print the figures of one change; returns its line of the summary."""
     print(f"  expand {expand.action_seconds:.1f} s (no load {noload.expand[change.number]:.1f} "
           f"s), complete {complete.action_seconds:.1f} s (no load "
           f"{noload.complete[change.number]:.1f} s); lock retries {tries}")
@@ -811,6 +827,10 @@ def report_change(change: Change, base: Segment, expand: Segment, active: Segmen
         f"{title:>15}  " for title in ("expand window", "active (all)", "complete window",
                                        "plain ALTER")))
     print(f"    {'(tx)':<7}{counts[0]:>9,} tx" + "".join(f"{n:>9,} tx     " for n in counts[1:]))
+    vacuum = [s.locks.vacuuming * 100 for s in (base, expand, active, complete, plain)]
+    print(f"    {'(vac)':<7}{vacuum[0]:>9.0f} % " + "".join(f"{v:>9.0f} %      "
+                                                          for v in vacuum[1:])
+          + " of the samples with autovacuum at work")
     for kind in CLASSES:
         ok = all(_ratio_ok(kind, base, s) for s in (expand, complete))
         print(p99_row(kind, base, [(expand, True), (active, False), (complete, True),
@@ -819,14 +839,23 @@ def report_change(change: Change, base: Segment, expand: Segment, active: Segmen
     over, longest = plain.slow(in_window=True)
     plain_errors = [e for h in plain.halves for e in h.errors]
     print(f"  plain ALTER (reference, same load, copy made before the change): "
-          f"{plain.action_seconds:.2f} s; lock held {held(plain.locks)}; failures old half "
-          f"{fails[0][0]} + "
-          f"{fails[0][1]} clients aborted, new half {fails[1][0]} + {fails[1][1]} aborted"
+          f"{plain.action_seconds:.2f} s; lock held {held(plain.locks)}; failures: old half "
+          f"{fails[0][0]} failed, {fails[0][1]} clients aborted; new half {fails[1][0]} "
+          f"failed, {fails[1][1]} clients aborted"
           + (f" ({plain_errors[0][:100]})" if plain_errors else ""))
     print(f"    writes blocked: writers waiting on a relation lock for up to "
           f"{plain.locks.blocked_longest_s:.2f} s ({plain.locks.blocked_backend_s:.2f} "
           f"backend-seconds); transactions over 1 s: {over}; longest latency "
           f"{longest:,.0f} ms (online: {max(expand.slow()[1], complete.slow()[1]):,.0f} ms)")
+    ratios = [s.p99(kind) / ref for s in (expand, complete) for kind in CLASSES
+              if (ref := base.p99(kind, False)) and s.p99(kind) is not None]
+    online_failed = sum(sum(s.failed(n)) for s in (expand, active, complete)
+                        for n in ("old", "new"))
+    return (f"  {change.number}. {change.version:<31} {expand.action_seconds:6.1f} "
+            f"{complete.action_seconds:6.1f} {backfill[1] or 0:8,.0f} "
+            f"{max(worst, 0):6.0f} {max(ratios, default=0):6.2f}x {online_failed:5} | "
+            f"{plain.locks.longest_ms:7,.0f} {plain.locks.blocked_longest_s:6.2f} "
+            f"{sum(fails[0]) + sum(fails[1]):5}")
 
 
 def held(locks: LockFigures) -> str:
@@ -844,7 +873,7 @@ def _ratio_ok(kind: str, base: Segment, segment: Segment) -> bool:
 
 
 def one_change(pg: LocalCluster, load: Load, url: str, migrations: Path, change: Change,
-               public: Scripts, noload: NoLoad) -> Scripts:
+               public: Scripts, noload: NoLoad, summary: list[str]) -> Scripts:
     """Expand, active and complete under load, then the plain ALTER on a copy; returns the
     scripts of the release that follows."""
     print(f"== change {change.number} ({change.version}): {change.statement}")
@@ -875,9 +904,9 @@ def one_change(pg: LocalCluster, load: Load, url: str, migrations: Path, change:
     plain = load.segment(ref, "plain", both_old, load_seconds(noload.plain[change.number]),
                          lambda: plain_alter(ref, change.plain), watched=PLAIN_APP)
     drop_db(pg, ref_name)
-    report_change(change, base, expand, active, complete, plain,
+    summary.append(report_change(change, base, expand, active, complete, plain,
                   (int(fill.get("rows_done") or 0), fill.get("rows_per_second")), noload,
-                  retries(expand.result) + retries(complete.result), in_step)
+                  retries(expand.result) + retries(complete.result), in_step))
     return new_scripts
 
 
@@ -908,8 +937,9 @@ def main() -> None:
 
         load = Load(url, folder)
         public = load.base
+        summary: list[str] = []
         for change in todo:
-            public = one_change(pg, load, url, migrations, change, public, noload)
+            public = one_change(pg, load, url, migrations, change, public, noload, summary)
         code = drift_exit(url, migrations)
         broken = guarantees(url)
         left = leftovers(url)
@@ -917,6 +947,12 @@ def main() -> None:
               f"guarantees and key tables: "
               f"{'all hold' if not broken else 'BROKEN: ' + '; '.join(broken)}; "
               f"leftovers: {', '.join(left) or 'none'}")
+        print(f"summary (online: expand s, complete s, backfill rows/s, longest blocking lock "
+              f"ms [target <= {LOCK_TARGET_MS:.0f}], worst p99 ratio in the expand and "
+              f"complete windows [target <= {P99_TARGET:g}x], failed transactions + aborted "
+              f"clients | plain ALTER: lock ms, writers blocked s, failures):")
+        for line in summary:
+            print(line)
     print(f"whole run {time.perf_counter() - began:.0f} s")
 
 

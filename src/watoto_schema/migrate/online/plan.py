@@ -411,7 +411,7 @@ class Planner:
                                      bool(work.info["partitioned"])))
         # a partition's copy built but not yet attached when a run was killed is not
         # dropped with the parent index: an abort drops the copies by name (concurrent.py)
-        for leaf in work.info["leaves"]:
+        for leaf in work.info["leaves"] if work.info["partitioned"] else ():
             schema, _, relname = leaf.rpartition(".")
             copy = f"{relname.strip(chr(34))}_{node.idxname}"[:MAX_IDENT]
             self.index_copies.append(Step("concurrent", f"DROP INDEX CONCURRENTLY IF EXISTS "
