@@ -45,6 +45,7 @@ writes made in the old shape.
     WATOTO_BENCH_1M=1            # 1,000,000 students (default 100,000)
     WATOTO_BENCH_STUDENTS=20000  # any other size (overrides the two above)
     WATOTO_BENCH_RATE=200        # total transactions/second of both halves (default 200)
+    WATOTO_BENCH_PACE='--batch-size 1000 --batch-pause 0.05'   # the backfill's pace under load
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ ACTIVE_SECONDS = max(6, SECONDS // 2)
 STUDENTS = int(os.environ.get("WATOTO_BENCH_STUDENTS")
                or (1_000_000 if os.environ.get("WATOTO_BENCH_1M") else 100_000))
 RATE = int(os.environ.get("WATOTO_BENCH_RATE", "200"))
+# the backfill's pace under load (what a DBA passes to `migrate` on a busy primary)
+PACE = os.environ.get("WATOTO_BENCH_PACE", "--batch-size 1000 --batch-pause 0.05").split()
 CLIENTS, JOBS = 5, 2  # per half
 LEAD = 2.0  # seconds of load before the migration starts
 STATEMENT_TIMEOUT = "5s"  # the application's limit
@@ -503,8 +506,9 @@ class Load:
 
 
 def load_seconds(estimate: float) -> int:
-    """A segment long enough for an action the no-load run timed at ``estimate`` s."""
-    return max(8, math.ceil(LEAD + 1.5 * estimate + 5))
+    """A segment long enough for an action the no-load run timed at ``estimate`` s, with
+    room for lock retries (backoff 50 ms doubling, at most 2 s: seven take about 5 s)."""
+    return max(8, math.ceil(LEAD + 1.5 * estimate + 10))
 
 
 # -- comparisons -------------------------------------------------------------------------------
@@ -887,7 +891,7 @@ def one_change(pg: LocalCluster, load: Load, url: str, migrations: Path, change:
           f"{sum(base.failed('old'))}/{sum(base.failed('new'))}; p99 " + ", ".join(
               f"{kind} {base.p99(kind, False) or 0:.2f} ms" for kind in CLASSES))
     expand = load.segment(url, "expand", both_old, load_seconds(noload.expand[change.number]),
-                          lambda: cli(url, migrations, "migrate")[0])
+                          lambda: cli(url, migrations, "migrate", *PACE)[0])
     status = online_status(url, migrations)
     paths = {v["version"]: v["search_path"] for v in status.get("versions", [])}
     if set(paths) != {"old", "new"} or status.get("phase") != "active":
@@ -913,7 +917,7 @@ def one_change(pg: LocalCluster, load: Load, url: str, migrations: Path, change:
 def main() -> None:
     print(f"online migrations under load: {STUDENTS:,} students, pgbench --rate {RATE} "
           f"(two halves of {CLIENTS} clients), {SECONDS} s reference load, statement_timeout "
-          f"{STATEMENT_TIMEOUT}, {os.cpu_count()} cores")
+          f"{STATEMENT_TIMEOUT}, {os.cpu_count()} cores; migrate under load: {' '.join(PACE)}")
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="watoto-bench-online-") as tmp, cluster() as pg:
         folder = Path(tmp)

@@ -45,6 +45,7 @@ class RunOptions:
     online_lock_timeout: str = "100ms"  # each online step waits this long for its locks...
     online_retries: int = 50  # ...this many times, with backoff from online_backoff (max 2 s)
     online_backoff: float = 0.05
+    online_deadlock_timeout: str = "40ms"  # superuser: autovacuum in the way gives way
     batch_rows: int = 1000  # backfill rows per batch
     batch_pause: float = 0.0  # seconds between backfill batches
 

@@ -244,8 +244,24 @@ def _transaction(runner: _Runner, state: OnlineState, step: Step, next_step: int
     ).as_string(runner.conn)
     settings = (f"SET LOCAL lock_timeout = '{_escape(options.online_lock_timeout)}'; "
                 f"SET LOCAL statement_timeout = '{_escape(timeout)}'")
+    if _superuser(runner):
+        # Waiting for a lock held by autovacuum past deadlock_timeout cancels the autovacuum
+        # (PostgreSQL's rule); the default 1 s is longer than our lock_timeout, so it would
+        # never give way, and on a partitioned table the locks already taken (the parent,
+        # the first partitions) would be held for every wait on the next partition.
+        settings += f"; SET LOCAL deadlock_timeout = '{_escape(options.online_deadlock_timeout)}'"
     _retrying(runner, state, step, options, lambda: runner._atomic(
         step.sql + ";\n" + record + ";\n", begin=settings), psycopg)
+
+
+def _superuser(runner: _Runner) -> bool:
+    cached = getattr(runner, "_online_superuser", None)
+    if cached is None:
+        row = runner.conn.execute("SELECT rolsuper FROM pg_roles "
+                                  "WHERE rolname = current_user").fetchone()
+        cached = bool(row and row[0])
+        runner._online_superuser = cached  # type: ignore[attr-defined]
+    return bool(cached)
 
 
 def _retrying(runner: _Runner, state: OnlineState, step: Step, options: RunOptions,

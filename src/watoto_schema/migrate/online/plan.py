@@ -765,11 +765,13 @@ class Planner:
             if col.name not in index["columns"] or index["constraint"]:
                 continue
             copy = shadow_name(index["name"])
-            concurrent.append(Step("concurrent", _index_copy(index["definition"], col.name,
-                                                             shadow, copy),
-                                   f"build index {copy}"))
+            definition, keyed = _index_copy(index["definition"], col.name, shadow, copy)
+            concurrent.append(Step("concurrent", definition, f"build index {copy}"))
             renames.append(f"ALTER INDEX {_q(work.info['schema'])}.{_q(copy)} RENAME TO "
                            f"{_q(index['name'])}")
+            if keyed:  # the index's own column is named after the shadow: as the plain ALTER
+                renames.append(f"ALTER TABLE {_q(work.info['schema'])}.{_q(index['name'])} "
+                               f"RENAME COLUMN {_q(shadow)} TO {_q(final)}")
             for leaf, child in index["children"].items():
                 leaf_name = leaf.rsplit(".", 1)[-1].strip('"')
                 child_copy = f"{leaf_name}_{copy}"[:MAX_IDENT]
@@ -944,8 +946,9 @@ def _trigger_body(new_schema: str, new_branch: list[str], old_branch: list[str])
     return f"{tag}{body}{tag}"
 
 
-def _index_copy(definition: str, column: str, shadow: str, name: str) -> str:
-    """``pg_get_indexdef()`` of an index on ``column``, as the same index on ``shadow``."""
+def _index_copy(definition: str, column: str, shadow: str, name: str) -> tuple[str, bool]:
+    """``pg_get_indexdef()`` of an index on ``column``, as the same index on ``shadow``, and
+    whether ``column`` is one of its keys (then the index's column is named ``shadow``)."""
     from pglast import parse_sql
     from pglast.visitors import Visitor
 
@@ -966,9 +969,11 @@ def _index_copy(definition: str, column: str, shadow: str, name: str) -> str:
         def visit_IndexElem(self, ancestors: Any, elem: Any) -> None:
             if elem.name == column:
                 elem.name = shadow
+                keyed.append(True)
 
+    keyed: list[bool] = []
     Rename()(node)
-    return expr.deparse(node)
+    return expr.deparse(node), bool(keyed)
 
 
 def _references(con: Any) -> str:
