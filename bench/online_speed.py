@@ -24,7 +24,10 @@ DATABASE ... TEMPLATE).
 
 Figures: failed transactions per half; p99 per class (read / write / report as loadtest
 classifies its scripts, touch for the bench's own writes) while the migration ran, against
-the p99 of the load without any migration just before (target <= 2x; beside it the share
+the p99 of the load without any migration just before (target <= 2x over the whole
+migration: expand, active and complete together, thousands of transactions; each window's
+own p99 is printed too, but a complete window of ~100 transactions has its slowest one or
+two as p99; beside it the share
 of samples with autovacuum at work: a backfill leaves a table's worth of dead rows); the
 longest time a lock of the migration's backend(s) conflicting with the application's
 writes (SHARE and stronger: ROW EXCLUSIVE conflicts) was held, sampled from pg_locks every
@@ -771,6 +774,16 @@ def retries(proc: subprocess.CompletedProcess[str]) -> int:
     return (proc.stdout + proc.stderr).count("lock not granted")
 
 
+def whole_p99(kind: str, segments: list[tuple[Segment, bool]]) -> float | None:
+    """p99 of one class over several segments together (the whole migration: expand window,
+    active, complete window): a figure over thousands of transactions, where a short window's
+    p99 is its slowest one or two."""
+    values = sorted(tx.latency_ms for segment, in_window in segments
+                    for tx in segment.transactions(in_window)
+                    if tx.kind == kind and tx.latency_ms is not None)
+    return values[max(0, math.ceil(0.99 * len(values)) - 1)] if values else None
+
+
 def p99_row(kind: str, base: Segment, segments: list[tuple[Segment, bool]]) -> str:
     """One class: the reference p99, then each segment's p99 and its ratio to it."""
     reference = base.p99(kind, in_window=False)
@@ -825,20 +838,30 @@ def report_change(change: Change, base: Segment, expand: Segment, active: Segmen
         if segment.locks.blockers:
             print(f"  {segment.label} queued for its locks behind: " + ", ".join(
                 f"{who} ({n} samples)" for who, n in segment.locks.blockers))
+    whole = [(expand, True), (active, False), (complete, True)]
     counts = [len(s.transactions(in_window=w)) for s, w in
               ((base, False), (expand, True), (active, False), (complete, True), (plain, True))]
+    counts.insert(1, sum(counts[1:4]))
     print(f"    {'p99':<7}{'no migration':>12}  " + "".join(
-        f"{title:>15}  " for title in ("expand window", "active (all)", "complete window",
-                                       "plain ALTER")))
+        f"{title:>15}  " for title in ("whole migration", "expand window", "active (all)",
+                                       "complete window", "plain ALTER")))
     print(f"    {'(tx)':<7}{counts[0]:>9,} tx" + "".join(f"{n:>9,} tx     " for n in counts[1:]))
     vacuum = [s.locks.vacuuming * 100 for s in (base, expand, active, complete, plain)]
-    print(f"    {'(vac)':<7}{vacuum[0]:>9.0f} % " + "".join(f"{v:>9.0f} %      "
-                                                          for v in vacuum[1:])
+    print(f"    {'(vac)':<7}{vacuum[0]:>9.0f} % {'':>17}" + "".join(f"{v:>9.0f} %      "
+                                                                  for v in vacuum[1:])
           + " of the samples with autovacuum at work")
+    ratios: list[float] = []
     for kind in CLASSES:
-        ok = all(_ratio_ok(kind, base, s) for s in (expand, complete))
-        print(p99_row(kind, base, [(expand, True), (active, False), (complete, True),
-                                   (plain, True)]) + f"  {verdict(ok)}")
+        reference, overall = base.p99(kind, False), whole_p99(kind, whole)
+        ok = not reference or overall is None or overall / reference <= P99_TARGET
+        if reference and overall is not None:
+            ratios.append(overall / reference)
+        cell = (f"{'-':>17}" if overall is None or not reference
+                else f"{overall:9.2f} {overall / reference:5.2f}x ")
+        row = p99_row(kind, base, [(expand, True), (active, False), (complete, True),
+                                   (plain, True)])
+        head, rest = row[:18], row[18:]
+        print(head + cell + rest + f"  {verdict(ok)}")
     fails = [plain.failed(name) for name in ("old", "new")]
     over, longest = plain.slow(in_window=True)
     plain_errors = [e for h in plain.halves for e in h.errors]
@@ -851,8 +874,6 @@ def report_change(change: Change, base: Segment, expand: Segment, active: Segmen
           f"{plain.locks.blocked_longest_s:.2f} s ({plain.locks.blocked_backend_s:.2f} "
           f"backend-seconds); transactions over 1 s: {over}; longest latency "
           f"{longest:,.0f} ms (online: {max(expand.slow()[1], complete.slow()[1]):,.0f} ms)")
-    ratios = [s.p99(kind) / ref for s in (expand, complete) for kind in CLASSES
-              if (ref := base.p99(kind, False)) and s.p99(kind) is not None]
     online_failed = sum(sum(s.failed(n)) for s in (expand, active, complete)
                         for n in ("old", "new"))
     return (f"  {change.number}. {change.version:<31} {expand.action_seconds:6.1f} "
@@ -869,11 +890,6 @@ def held(locks: LockFigures) -> str:
     span = (f"{locks.longest_ms:,.0f} ms" if locks.longest_ms
             else f"< {locks.interval_ms:.0f} ms (one sample)")
     return f"{span} ({locks.what})"
-
-
-def _ratio_ok(kind: str, base: Segment, segment: Segment) -> bool:
-    reference, value = base.p99(kind, in_window=False), segment.p99(kind, in_window=True)
-    return not reference or value is None or value / reference <= P99_TARGET
 
 
 def one_change(pg: LocalCluster, load: Load, url: str, migrations: Path, change: Change,
@@ -952,8 +968,8 @@ def main() -> None:
               f"{'all hold' if not broken else 'BROKEN: ' + '; '.join(broken)}; "
               f"leftovers: {', '.join(left) or 'none'}")
         print(f"summary (online: expand s, complete s, backfill rows/s, longest blocking lock "
-              f"ms [target <= {LOCK_TARGET_MS:.0f}], worst p99 ratio in the expand and "
-              f"complete windows [target <= {P99_TARGET:g}x], failed transactions + aborted "
+              f"ms [target <= {LOCK_TARGET_MS:.0f}], worst p99 ratio over the whole "
+              f"migration [target <= {P99_TARGET:g}x], failed transactions + aborted "
               f"clients | plain ALTER: lock ms, writers blocked s, failures):")
         for line in summary:
             print(line)
