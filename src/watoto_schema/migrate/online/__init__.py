@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from psycopg import sql
+
 from ...errors import MigrationBlocked, MigrationFailed
 from ...resources import sql_text
 from ...retry import LOCK_NOT_AVAILABLE, backoff_delay
@@ -180,9 +182,9 @@ def complete(runner: _Runner, m: MigrationFile, state: OnlineState, options: Run
     _run_steps(runner, state, options, on_event)
     started = state.started_at
     ms = int((time.time() - started.timestamp()) * 1000)
-    runner._atomic(runner._record_sql(m, "apply", ms)
-                   + f"DELETE FROM {PROGRESS} WHERE version = '{_escape(m.version)}';\n"
-                   + f"DELETE FROM {STATE} WHERE version = '{_escape(m.version)}';\n")
+    forget = "".join(_sql("DELETE FROM {} WHERE version = {};\n", conn, sql.Identifier(table),
+                          sql.Literal(m.version)) for table in (PROGRESS, STATE))
+    runner._atomic(runner._record_sql(m, "apply", ms) + forget)
 
 
 def abort(runner: _Runner, state: OnlineState, options: RunOptions,
@@ -203,8 +205,9 @@ def abort(runner: _Runner, state: OnlineState, options: RunOptions,
         conn.execute(f"DELETE FROM {STATE} WHERE version = %s", (state.version,))
 
 
-def _escape(value: str) -> str:
-    return value.replace("'", "''")
+def _sql(template: str, conn: psycopg.Connection[Any], *parts: sql.Composable) -> str:
+    """``template`` with identifiers and literals quoted by psycopg, as script text."""
+    return sql.SQL(template).format(*parts).as_string(conn)
 
 
 def _run_steps(runner: _Runner, state: OnlineState, options: RunOptions,
@@ -236,20 +239,20 @@ def _transaction(runner: _Runner, state: OnlineState, step: Step, next_step: int
                  options: RunOptions) -> None:
     """One step in one transaction with its progress: short lock waits, retried."""
     import psycopg
-    from psycopg import sql
 
     timeout = "0" if step.kind == "validate" else options.statement_timeout
     record = sql.SQL("UPDATE {} SET step = {}, phase_at = now() WHERE version = {}").format(
         sql.Identifier(STATE), sql.Literal(next_step), sql.Literal(state.version)
     ).as_string(runner.conn)
-    settings = (f"SET LOCAL lock_timeout = '{_escape(options.online_lock_timeout)}'; "
-                f"SET LOCAL statement_timeout = '{_escape(timeout)}'")
+    settings = _sql("SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}",
+                    runner.conn, sql.Literal(options.online_lock_timeout), sql.Literal(timeout))
     if _superuser(runner):
         # Waiting for a lock held by autovacuum past deadlock_timeout cancels the autovacuum
         # (PostgreSQL's rule); the default 1 s is longer than our lock_timeout, so it would
         # never give way, and on a partitioned table the locks already taken (the parent,
         # the first partitions) would be held for every wait on the next partition.
-        settings += f"; SET LOCAL deadlock_timeout = '{_escape(options.online_deadlock_timeout)}'"
+        settings += _sql("; SET LOCAL deadlock_timeout = {}", runner.conn,
+                         sql.Literal(options.online_deadlock_timeout))
     _retrying(runner, state, step, options, lambda: runner._atomic(
         step.sql + ";\n" + record + ";\n", begin=settings), psycopg)
 
