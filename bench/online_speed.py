@@ -508,6 +508,13 @@ class Load:
                        overran=overran, result=result)
 
 
+def paced(estimate: float, rows: int) -> float:
+    """The expand's no-load time plus the pauses ``PACE`` adds between backfill batches."""
+    size = int(PACE[PACE.index("--batch-size") + 1]) if "--batch-size" in PACE else 1000
+    pause = float(PACE[PACE.index("--batch-pause") + 1]) if "--batch-pause" in PACE else 0.0
+    return estimate + math.ceil(rows / size) * pause
+
+
 def load_seconds(estimate: float) -> int:
     """A segment long enough for an action the no-load run timed at ``estimate`` s, with
     room for lock retries (backoff 50 ms doubling, at most 2 s: seven take about 5 s)."""
@@ -860,7 +867,8 @@ def report_change(change: Change, base: Segment, expand: Segment, active: Segmen
                 else f"{overall:9.2f} {overall / reference:5.2f}x ")
         row = p99_row(kind, base, [(expand, True), (active, False), (complete, True),
                                    (plain, True)])
-        head, rest = row[:18], row[18:]
+        split = len(f"    {kind:<7}{reference or 0:9.2f} ms")  # after the reference cell
+        head, rest = row[:split], row[split:]
         print(head + cell + rest + f"  {verdict(ok)}")
     fails = [plain.failed(name) for name in ("old", "new")]
     over, longest = plain.slow(in_window=True)
@@ -906,7 +914,10 @@ def one_change(pg: LocalCluster, load: Load, url: str, migrations: Path, change:
           f"{len(base.transactions()):,} transactions, failures old/new "
           f"{sum(base.failed('old'))}/{sum(base.failed('new'))}; p99 " + ", ".join(
               f"{kind} {base.p99(kind, False) or 0:.2f} ms" for kind in CLASSES))
-    expand = load.segment(url, "expand", both_old, load_seconds(noload.expand[change.number]),
+    # a change with a shadow column (in_step) backfills users
+    rows = int(scalar(url, "SELECT count(*) FROM users")) if change.in_step else 0
+    expand = load.segment(url, "expand", both_old,
+                          load_seconds(paced(noload.expand[change.number], rows)),
                           lambda: cli(url, migrations, "migrate", *PACE)[0])
     status = online_status(url, migrations)
     paths = {v["version"]: v["search_path"] for v in status.get("versions", [])}
