@@ -31,7 +31,7 @@ from ...resources import sql_text
 from ...retry import LOCK_NOT_AVAILABLE, backoff_delay
 from ...target import one_line
 from . import backfill
-from .plan import Plan, Step, check_supported, plan, version_schema
+from .plan import Step, check_supported, plan, version_schema
 
 if TYPE_CHECKING:
     import psycopg
@@ -367,11 +367,3 @@ def _backfill(runner: _Runner, state: OnlineState, spec: dict[str, Any], options
     finally:
         if not conn.broken:
             conn.execute("RESET lock_timeout")
-
-
-def as_plan(state: OnlineState) -> Plan:
-    data = state.plan
-    return Plan(data["version"], data["old_schema"], data["new_schema"],
-                [Step(**s) for s in data["expand"]], [Step(**s) for s in data["contract"]],
-                [Step(**s) for s in data["abort"]], data["backfills"], data["owned"],
-                data["operations"])
