@@ -56,12 +56,6 @@ class BackfillProgress:
     started_at: datetime
     updated_at: datetime
 
-    @property
-    def rate(self) -> float | None:
-        """Rows per second so far (None before the first batch)."""
-        seconds = (self.updated_at - self.started_at).total_seconds()
-        return self.rows_done / seconds if seconds > 0 and self.rows_done else None
-
 
 @dataclass
 class OnlineState:
@@ -353,7 +347,7 @@ def _backfill(runner: _Runner, state: OnlineState, spec: dict[str, Any], options
     before = options.before_concurrent
     last_note = [time.monotonic()]
 
-    def progress(leaf: str, count: int, _: int) -> None:
+    def progress(leaf: str, count: int) -> None:
         if time.monotonic() - last_note[0] >= 5:
             last_note[0] = time.monotonic()
             now = active(conn)
@@ -363,7 +357,7 @@ def _backfill(runner: _Runner, state: OnlineState, spec: dict[str, Any], options
     try:
         backfill.run(conn, state.version, spec, backfill.Pace(
             rows=options.batch_rows, pause=options.batch_pause,
-            before_batch=before, on_progress=progress))
+            skip_triggers=_superuser(runner), before_batch=before, on_progress=progress))
     finally:
         if not conn.broken:
             conn.execute("RESET lock_timeout")

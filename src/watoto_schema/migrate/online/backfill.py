@@ -15,7 +15,8 @@ that right they fire, as they do for pgroll's and Reshape's backfills (docs/onli
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +33,10 @@ class Pace:
     rows: int = 1000  # rows per batch
     pause: float = 0.0  # seconds between batches
     lock_retries: int = 50  # a batch whose row locks are not granted is taken again
+    skip_triggers: bool = False  # the role may set session_replication_role (a superuser)
     # called before each batch (e.g. waiting while a standby lags); may raise to stop
     before_batch: Callable[[psycopg.Connection[Any], str], None] | None = None
-    on_progress: Callable[[str, int, int], None] | None = None
+    on_progress: Callable[[str, int], None] | None = None  # (leaf, rows of the batch)
 
 
 def _q(name: str) -> str:
@@ -43,14 +45,47 @@ def _q(name: str) -> str:
     return sql.Identifier(name).as_string(None)
 
 
-def _can_skip_triggers(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
-    return bool(row and row[0])
+@dataclass
+class _Keys:
+    """The primary key of a spec as SQL text: quoted names, typed parameters, the keyset."""
+
+    names: list[str]
+    types: list[str]
+
+    @property
+    def columns(self) -> str:
+        return ", ".join(_q(k) for k in self.names)
+
+    @property
+    def as_text(self) -> str:
+        return "ARRAY[" + ", ".join(f"{_q(k)}::text" for k in self.names) + "]"
+
+    def after(self, last: list[str] | None) -> str:
+        """``WHERE (key) > (last)``, or nothing for the first batch."""
+        if last is None:
+            return ""
+        typed = ", ".join(f"%s::{t}" for t in self.types)
+        return f"WHERE ({self.columns}) > ({typed})"
+
+    def equal(self, left: str, right: str) -> str:
+        return (f"({', '.join(f'{left}.{_q(k)}' for k in self.names)}) = "
+                f"({', '.join(f'{right}.{_q(k)}' for k in self.names)})")
+
+    def describe(self, key: list[str]) -> str:
+        return "(" + ", ".join(self.names) + ")=(" + ", ".join(key) + ")"
+
+
+@contextmanager
+def _batch(conn: psycopg.Connection[Any], skip_triggers: bool) -> Iterator[None]:
+    """One batch's transaction; the table's own triggers off when the role may."""
+    with conn.transaction():
+        if skip_triggers:
+            conn.execute("SET LOCAL session_replication_role = replica")
+        yield
 
 
 def run(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], pace: Pace) -> None:
     """Backfill every leaf of ``spec['table']`` (idempotent; resumes where it stopped)."""
-    skip_triggers = _can_skip_triggers(conn)
     for leaf in spec["leaves"]:  # every leaf counted first: progress has its whole total
         if conn.execute("SELECT 1 FROM watoto_online_backfill WHERE version = %s AND "
                         "relation = %s", (version, leaf)).fetchone() is None:
@@ -59,11 +94,13 @@ def run(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], pace:
                          "started_at) VALUES (%s, %s, %s, clock_timestamp()) "
                          "ON CONFLICT DO NOTHING", (version, leaf, total[0] if total else 0))
     for leaf in spec["leaves"]:
-        _leaf(conn, version, spec, leaf, pace, skip_triggers)
+        _leaf(conn, version, spec, leaf, pace)
 
 
 def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], leaf: str,
-          pace: Pace, skip_triggers: bool) -> None:
+          pace: Pace) -> None:
+    import psycopg
+
     row = conn.execute("SELECT last_key, done, rows_done FROM watoto_online_backfill "
                        "WHERE version = %s AND relation = %s", (version, leaf)).fetchone()
     assert row is not None
@@ -73,32 +110,23 @@ def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], lea
     if row[2] == 0:  # the rate counts from the first batch, not from the count
         conn.execute("UPDATE watoto_online_backfill SET started_at = clock_timestamp() "
                      "WHERE version = %s AND relation = %s", (version, leaf))
-    keys = ", ".join(_q(k) for k in spec["key"])
-    typed = ", ".join(f"%s::{t}" for t in spec["key_types"])
+    keys = _Keys(spec["key"], spec["key_types"])
     sets = ", ".join(f"{_q(column)} = {value}" for column, value in spec["sets"])
-    after = f"WHERE ({keys}) > ({typed})" if len(spec["key"]) > 1 else \
-        f"WHERE {keys} > {typed}"
-    text_keys = ", ".join(f"{_q(k)}::text" for k in spec["key"])
-    # One statement per batch: pick the next keys, update those rows, return the last key
-    # and the count. ONLY: the leaf itself (a partitioned table's leaves are listed).
-    def batch_sql(first: bool) -> str:
-        where = "" if first else after
-        return (f"WITH batch AS (SELECT {keys} FROM ONLY {leaf} {where} ORDER BY {keys} "
-                f"LIMIT %s), done AS (UPDATE ONLY {leaf} t SET {sets} FROM batch "
-                f"WHERE ({', '.join(f't.{_q(k)}' for k in spec['key'])}) = "
-                f"({', '.join(f'batch.{_q(k)}' for k in spec['key'])}) RETURNING 1) "
-                f"SELECT (SELECT count(*) FROM done), "
-                f"(SELECT ARRAY[{text_keys}] FROM batch ORDER BY {keys} DESC LIMIT 1)")
     waits = 0
     while True:
         if pace.before_batch is not None:
             pace.before_batch(conn, version)
-        params: list[Any] = ([] if last is None else list(last)) + [pace.rows]
+        # One statement per batch: pick the next keys, update those rows, return the count
+        # and the last key. ONLY: the leaf itself (a partitioned table's leaves are listed).
+        statement = (f"WITH batch AS (SELECT {keys.columns} FROM ONLY {leaf} "
+                     f"{keys.after(last)} ORDER BY {keys.columns} LIMIT %s), "
+                     f"done AS (UPDATE ONLY {leaf} t SET {sets} FROM batch "
+                     f"WHERE {keys.equal('t', 'batch')} RETURNING 1) "
+                     f"SELECT (SELECT count(*) FROM done), (SELECT {keys.as_text} FROM batch "
+                     f"ORDER BY {keys.columns} DESC LIMIT 1)")
         try:
-            with conn.transaction():
-                if skip_triggers:
-                    conn.execute("SET LOCAL session_replication_role = replica")
-                result = conn.execute(batch_sql(last is None), params).fetchone()
+            with _batch(conn, pace.skip_triggers):
+                result = conn.execute(statement, [*(last or []), pace.rows]).fetchone()
                 assert result is not None
                 count, key = int(result[0]), result[1]
                 conn.execute(
@@ -106,10 +134,8 @@ def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], lea
                     "rows_done = rows_done + %s, done = %s, updated_at = now() "
                     "WHERE version = %s AND relation = %s",
                     (key, count, count < pace.rows, version, leaf))
-        except Exception as exc:
-            import psycopg
-
-            if not isinstance(exc, psycopg.Error) or conn.broken:
+        except psycopg.Error as exc:
+            if conn.broken:
                 raise
             if exc.sqlstate == LOCK_NOT_AVAILABLE and waits < pace.lock_retries:
                 # an application holds a row of the batch: wait and take the batch again
@@ -122,10 +148,10 @@ def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], lea
                 raise MigrationBlocked(version, waits + 1, f"backfill of {leaf}",
                                        "sessions holding rows of the batch (see pg_locks); "
                                        "run migrate again to carry on") from None
-            failed = _failing_row(conn, leaf, spec, sets, keys, last, pace.rows, skip_triggers)
+            failed = _failing_row(conn, leaf, keys, sets, last, pace)
             raise BackfillFailed(version, leaf, failed or "?", one_line(exc)) from None
         if pace.on_progress is not None:
-            pace.on_progress(leaf, count, 0)
+            pace.on_progress(leaf, count)
         if count < pace.rows:
             return
         last, waits = key, 0
@@ -133,31 +159,25 @@ def _leaf(conn: psycopg.Connection[Any], version: str, spec: dict[str, Any], lea
             time.sleep(pace.pause)
 
 
-def _failing_row(conn: psycopg.Connection[Any], leaf: str, spec: dict[str, Any], sets: str,
-                 keys: str, last: list[str] | None, rows: int, skip_triggers: bool) -> str | None:
+def _failing_row(conn: psycopg.Connection[Any], leaf: str, keys: _Keys, sets: str,
+                 last: list[str] | None, pace: Pace) -> str | None:
     """Find the first row of the failed batch whose update fails: its key, as text."""
     import psycopg
 
-    typed = ", ".join(f"%s::{t}" for t in spec["key_types"])
-    where = "" if last is None else (f"WHERE ({keys}) > ({typed})" if len(spec["key"]) > 1
-                                     else f"WHERE {keys} > {typed}")
-    text_keys = ", ".join(f"{_q(k)}::text" for k in spec["key"])
     candidates = conn.execute(
-        f"SELECT ARRAY[{text_keys}] FROM ONLY {leaf} {where} ORDER BY {keys} LIMIT %s",
-        ([] if last is None else list(last)) + [rows]).fetchall()
-    match = " AND ".join(f"{_q(k)} = %s::{t}" for k, t in zip(spec["key"], spec["key_types"],
+        f"SELECT {keys.as_text} FROM ONLY {leaf} {keys.after(last)} ORDER BY {keys.columns} "
+        "LIMIT %s", [*(last or []), pace.rows]).fetchall()
+    match = " AND ".join(f"{_q(k)} = %s::{t}" for k, t in zip(keys.names, keys.types,
                                                                 strict=True))
     for (key,) in candidates:
         try:
-            with conn.transaction():
-                if skip_triggers:
-                    conn.execute("SET LOCAL session_replication_role = replica")
+            with _batch(conn, pace.skip_triggers):
                 conn.execute(f"UPDATE ONLY {leaf} SET {sets} WHERE {match}", key)
                 raise _Undo
         except _Undo:
             continue
         except psycopg.Error:
-            return "(" + ", ".join(spec["key"]) + ")=(" + ", ".join(key) + ")"
+            return keys.describe(key)
     return None
 
 

@@ -782,12 +782,10 @@ class Planner:
             if work.info["partitioned"]:
                 raise self.refuse(statement, "UNIQUE on a partitioned table must include the "
                                   "partition key: keep it in a key table (decision 0001)")
-            index = shadow_name(col.unique)
-            concurrent.append(Step("concurrent", f"CREATE UNIQUE INDEX CONCURRENTLY {_q(index)} "
-                                   f"ON {t} ({_q(shadow)})", f"build unique index {index}"))
-            renames.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(col.unique)} UNIQUE USING "
-                           f"INDEX {_q(index)}")
-            owned["indexes"].append(index)
+            build, finish = _unique(t, shadow, col.unique)
+            concurrent.append(build)
+            renames.append(finish)
+            owned["indexes"].append(shadow_name(col.unique))
         trigger_up = expr.rewrite(up, {n: n for n in names}, prefix="new", what=what_up)
         trigger_down = expr.rewrite(down, to_new_physical | {final: shadow}, prefix="new",
                                     what=what_down)
@@ -911,12 +909,10 @@ class Planner:
             validate.append(_validate(t, name, f"validate {name}"))
             owned["constraints"].append(f"{work.name}.{name}")
         if added.unique:
-            index = shadow_name(added.unique)
-            concurrent.append(Step("concurrent", f"CREATE UNIQUE INDEX CONCURRENTLY {_q(index)} "
-                                   f"ON {t} ({c})", f"build unique index {index}"))
-            contract.append(f"ALTER TABLE {t} ADD CONSTRAINT {_q(added.unique)} UNIQUE USING "
-                            f"INDEX {_q(index)}")
-            owned["indexes"].append(index)
+            build, finish = _unique(t, added.name, added.unique)
+            concurrent.append(build)
+            contract.append(finish)
+            owned["indexes"].append(shadow_name(added.unique))
         abort.append(f"ALTER TABLE {t} DROP COLUMN IF EXISTS {c}")
         owned["columns"].append(f"{work.name}.{added.name}")
         self.plan.operations.append(
@@ -924,6 +920,16 @@ class Planner:
             + ("a constant default: no rewrite" if not added.volatile_default
                else "a volatile default: filled by the backfill")
             + "), hidden from the old version's view; constraints NOT VALID then validated")
+
+
+def _unique(table: str, column: str, constraint: str) -> tuple[Step, str]:
+    """A UNIQUE constraint online: its index built CONCURRENTLY at the expand, and the
+    contract's ``ADD CONSTRAINT ... USING INDEX`` (no scan; renames the index)."""
+    index = shadow_name(constraint)
+    return (Step("concurrent", f"CREATE UNIQUE INDEX CONCURRENTLY {_q(index)} ON {table} "
+                 f"({_q(column)})", f"build unique index {index}"),
+            f"ALTER TABLE {table} ADD CONSTRAINT {_q(constraint)} UNIQUE USING INDEX "
+            f"{_q(index)}")
 
 
 def _validate(table: str, constraint: str, what: str) -> Step:
