@@ -22,11 +22,12 @@ BIN = Path(sys.executable).parent
 
 
 @contextmanager
-def cluster() -> Iterator[LocalCluster]:
-    """A throwaway cluster (fsync on, as a real server would run) for one benchmark run."""
+def cluster(fsync: bool = True) -> Iterator[LocalCluster]:
+    """A throwaway cluster for one benchmark run: fsync on, as a real server would run, unless
+    ``fsync=False`` (fsync, synchronous_commit and full_page_writes off, as a test server)."""
     root = Path(tempfile.mkdtemp(prefix="watoto-bench-"))
     os.chmod(root, 0o755)
-    pg = LocalCluster(root / "cluster")
+    pg = LocalCluster(root / "cluster", fsync=fsync)
     pg.start(dbname="postgres")
     try:
         yield pg
