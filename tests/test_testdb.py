@@ -427,3 +427,121 @@ def test_each_role_gets_a_template_whose_tables_it_owns(target: Target) -> None:
             for db in provision.template.managed_databases(conn):
                 provision.template.drop_database(conn, db.name)
         admin(target, "DROP ROLE other_ci")
+
+
+# -- the pool of ready clones: testdb pool / take / give-back (#22) -----------------------------
+
+def _take(target: Target, *extra: str) -> dict[str, Any]:
+    """`testdb take --json` in a process of its own, as a Node or Go suite would run it."""
+    out = subprocess.run([*CLI, "--json", "testdb", "take", "--dsn", target.conninfo, *extra],
+                         capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def _ready(target: Target, pool: str = "default") -> list[str]:
+    with psycopg.connect(target.conninfo, autocommit=True) as conn:
+        return [db.name for db in provision.template.managed_databases(conn)
+                if db.label.get("pool") == pool and db.label.get("state") == "ready"]
+
+
+def test_take_from_two_processes_at_once_never_hands_one_database_twice(
+        target: Target) -> None:
+    dsn = ["--dsn", target.conninfo]
+    filled = run("--json", "testdb", "pool", "--size", "4", *dsn)
+    assert filled.exit_code == 0, filled.output
+    ready = set(json.loads(filled.stdout)["ready"])
+    assert len(ready) == 4 and set(_ready(target)) == ready
+    taken: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: taken.append(_take(target)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    names = [t["name"] for t in taken]
+    assert len(set(names)) == 4 and set(names) == ready  # each ready one, once
+    assert all(t["from_pool"] for t in taken) and _ready(target) == []
+    with psycopg.connect(taken[0]["dsn"]) as conn:  # a migrated database, the taker's now
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] > 0
+    # the pool is empty: the next taker gets a clone made on the spot
+    late = _take(target)
+    assert not late["from_pool"] and late["name"] not in names
+    back = run("--json", "testdb", "give-back", *names, late["name"], *dsn)
+    assert back.exit_code == 0, back.output
+    assert [n for n in databases(target) if n.startswith("watoto_test_")] == []
+
+
+def test_give_back_refuses_what_is_not_a_clone_and_drops_nothing(target: Target) -> None:
+    dsn = ["--dsn", target.conninfo]
+    taken = _take(target)
+    admin(target, "CREATE DATABASE not_a_clone")
+    try:
+        line = assert_one_line_error(run("testdb", "give-back", taken["name"], "not_a_clone",
+                                         *dsn))
+        assert "not a clone made by testdb: not_a_clone" in line
+        assert taken["name"] in databases(target) and "not_a_clone" in databases(target, "not%")
+        template = next(n for n, (is_template, _) in databases(target).items() if is_template)
+        assert "not a clone" in assert_one_line_error(run("testdb", "give-back", template,
+                                                          *dsn))
+        assert_one_line_error(run("testdb", "give-back", *dsn))  # no name at all
+    finally:
+        admin(target, "DROP DATABASE not_a_clone")
+
+
+def test_a_template_change_drains_the_old_pool(target: Target, tmp_path: Path) -> None:
+    folder = extra_folder(tmp_path, "CREATE TABLE extra_one (id int);")
+    dsn = ["--dsn", target.conninfo, "--migrations", str(folder)]
+    first = json.loads(run("--json", "testdb", "pool", "--size", "2", *dsn).stdout)
+    (folder / "1002_more.sql").write_text(
+        "-- depends: 1001_extra\nCREATE TABLE extra_two (id int);\n")
+    second = json.loads(run("--json", "testdb", "pool", "--size", "2", *dsn).stdout)
+    assert sorted(second["drained"]) == sorted(first["ready"])
+    assert second["template"] != first["template"] and len(second["made"]) == 2
+    taken = _take(target, "--migrations", str(folder))
+    assert taken["from_pool"] and taken["template"] == second["template"]
+    with psycopg.connect(taken["dsn"]) as conn:
+        assert conn.execute("SELECT to_regclass('extra_two')").fetchone() != (None,)
+
+
+def test_a_watching_pool_refills_and_drops_its_ready_clones_on_exit(target: Target) -> None:
+    watcher = subprocess.Popen([*CLI, "testdb", "pool", "--size", "2", "--watch", "--dsn",
+                                target.conninfo], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_ready(target)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        taken = _take(target)
+        assert taken["from_pool"]
+        while len(_ready(target)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_ready(target)) == 2 and taken["name"] not in _ready(target)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert "Traceback" not in out + err
+    assert _ready(target) == [] and taken["name"] in databases(target)  # the taken one stays
+
+
+@pytest.mark.parametrize("size", ["0", "101", "all connections"])
+def test_a_pool_size_out_of_range_or_beyond_free_connections_is_refused(
+        target: Target, size: str) -> None:
+    if size == "all connections":
+        with psycopg.connect(target.conninfo) as conn:
+            row = conn.execute("SELECT current_setting('max_connections')::int").fetchone()
+        assert row is not None and row[0] <= 100  # the embedded cluster's
+        size = str(row[0])
+    line = assert_one_line_error(run("testdb", "pool", "--size", size, "--dsn",
+                                     target.conninfo))
+    assert "--size" in line
+    assert databases(target) == {}
+
+
+def test_a_pool_on_a_role_without_createdb_gets_one_line(target: Target) -> None:
+    admin(target, "CREATE ROLE no_createdb_pool LOGIN")
+    try:
+        dsn = make_conninfo(target.conninfo, user="no_createdb_pool")
+        assert "CREATEDB" in assert_one_line_error(run("testdb", "pool", "--dsn", dsn))
+    finally:
+        admin(target, "DROP ROLE no_createdb_pool")

@@ -1,4 +1,5 @@
-"""``testdb provision|list|drop|gc``: migrated test databases for CI, cloned from a template."""
+"""``testdb provision|list|drop|gc|pool|take|give-back``: migrated test databases for CI,
+cloned from a template, and a pool of ready ones."""
 
 from __future__ import annotations
 
@@ -178,3 +179,101 @@ def _render_dropped(app: AppContext, dropped: list[Dropped], dry_run: bool) -> N
     verb = "would drop" if dry_run else "dropped"
     for d in dropped:
         app.out.line(f"{verb} {d.kind} {d.name} ({d.reason})")
+
+
+# -- a pool of ready clones for suites in any language ----------------------------------------
+
+_POOL_OPTION = click.option("--pool", "pool_name", default="default", show_default=True,
+                            metavar="NAME", help="Which pool (one per project or job kind).")
+
+
+@testdb.command()
+@click.option("--size", type=int, default=4, show_default=True,
+              help="Ready clones to keep (1-100, within the server's free connections).")
+@_POOL_OPTION
+@click.option("--students", type=int, default=0, show_default=True,
+              help="Sample-data students in the template.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Sample-data seed.")
+@click.option("--lease", default="2h", show_default=True, metavar="DURATION",
+              help="Lease of each ready clone; `testdb gc` drops it after that.")
+@click.option("--watch", is_flag=True,
+              help="Keep the pool full until interrupted (refilled as clones are taken; a "
+              "template change drains it); the ready clones are dropped on exit.")
+@pass_app
+def pool(app: AppContext, size: int, pool_name: str, students: int, seed: int, lease: str,
+         watch: bool) -> None:
+    """Keep ready clones of the template on the server for `testdb take`.
+
+    Without --watch: fill the pool to --size and exit. Any process (a Node or Go suite,
+    a CI step) then takes a database with `testdb take` in milliseconds and gives it back
+    with `testdb give-back`.
+    """
+    import signal
+
+    from .. import provision as lib
+    from ..provision import ready
+
+    data = lib.DataOptions(students=students, seed=seed)
+    duration = _duration(lease, "--lease")
+    if not watch:
+        state = ready.fill(app.writable_target(), size=size, pool=pool_name, data=data,
+                           extra_dirs=app.extra_dirs, lease=duration, on_event=app.out.note)
+    else:
+        stop: list[int] = []
+
+        def interrupted(signum: int, frame: Any) -> None:
+            stop.append(signum)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, interrupted)
+        state = ready.watch(app.writable_target(), size=size, pool=pool_name, data=data,
+                            extra_dirs=app.extra_dirs, lease=duration, recheck=1.0,
+                            on_event=app.out.note, until=lambda: bool(stop))
+    app.out.document({"pool": state.pool, "template": state.template, "ready": state.ready,
+                      "made": state.made, "drained": state.drained, "watched": watch})
+    if watch:
+        app.out.line(f"pool {state.pool}: stopped; its ready clones were dropped")
+    else:
+        app.out.line(f"pool {state.pool}: {len(state.ready)} ready clone(s) of "
+                     f"{state.template} ({len(state.made)} made, {len(state.drained)} "
+                     "drained)")
+
+
+@testdb.command()
+@_POOL_OPTION
+@click.option("--students", type=int, default=0, show_default=True,
+              help="Sample-data students in the template.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Sample-data seed.")
+@click.option("--lease", default="2h", show_default=True, metavar="DURATION",
+              help="How long the database is yours; `testdb gc` drops it after that.")
+@click.option("--session", metavar="ID", help="A label for the owner (e.g. a CI job name).")
+@pass_app
+def take(app: AppContext, pool_name: str, students: int, seed: int, lease: str,
+         session: str | None) -> None:
+    """Take a ready database from the pool (or clone one now if none is ready); print
+    its name and DSN (no password: libpq takes it from PGPASSWORD)."""
+    from .. import provision as lib
+    from ..provision import ready
+
+    clone, pooled = ready.take(app.writable_target(), pool=pool_name,
+                               data=lib.DataOptions(students=students, seed=seed),
+                               extra_dirs=app.extra_dirs, lease=_duration(lease, "--lease"),
+                               session=session)
+    app.out.document({"name": clone.name, "dsn": clone.dsn, "template": clone.template,
+                      "from_pool": pooled, "milliseconds": clone.milliseconds,
+                      "lease_until": clone.lease_until})
+    app.out.line(f"{clone.name}\t{clone.dsn}")
+
+
+@testdb.command(name="give-back")
+@click.argument("names", nargs=-1)
+@pass_app
+def give_back(app: AppContext, names: tuple[str, ...]) -> None:
+    """Give databases from `testdb take` back: they are dropped (only clones testdb made;
+    any other name is an error and nothing is dropped)."""
+    from ..provision import ready
+
+    dropped = ready.give_back(app.writable_target(), names)
+    app.out.document({"dropped": dropped})
+    for name in dropped:
+        app.out.line(f"dropped {name}")

@@ -205,7 +205,8 @@ def add_clone(target: Target, conn: psycopg.Connection[Any], template: Template,
 
 
 def _clone(target: Target, conn: psycopg.Connection[Any], template: Template, name: str,
-           strategy: str | None, lease: timedelta, who: dict[str, Any]) -> Clone:
+           strategy: str | None, lease: timedelta, who: dict[str, Any],
+           extra: dict[str, Any] | None = None) -> Clone:
     import psycopg
     from psycopg import sql
 
@@ -231,7 +232,8 @@ def _clone(target: Target, conn: psycopg.Connection[Any], template: Template, na
     try:
         _label(conn, name, {"kind": "watoto-clone", "template": template.name,
                             "key": template.key.digest, "owner": who,
-                            "created_at": now.isoformat(), "lease_until": until.isoformat()})
+                            "created_at": now.isoformat(), "lease_until": until.isoformat(),
+                            **(extra or {})})
     except BaseException:
         drop_database(conn, name)
         raise
