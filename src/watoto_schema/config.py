@@ -22,7 +22,6 @@ password file or environment for that)::
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,8 @@ def load(explicit: Path | None = None) -> Config:
         if explicit or os.environ.get("WATOTO_CONFIG"):
             raise BadConfig(f"configuration file {path} not found")
         return Config()
+    import tomllib  # only when there is a file: a run without one does not pay for it
+
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -25,10 +25,9 @@ from typing import Any
 from . import __version__, sources
 from .catalog import SchemaObject, snapshot
 from .errors import NotMigrated
-from .resources import sql_text
+from .resources import CACHE_ENV as CACHE_ENV  # tests point it at a folder of their own
+from .resources import cache_dir, sql_text
 from .target import Target, connect, drop_database
-
-CACHE_ENV = "WATOTO_CACHE_DIR"
 
 
 @dataclass
@@ -74,12 +73,6 @@ class DriftReport:
 
 
 # -- building the expected schema ----------------------------------------------------------
-
-def _cache_dir() -> Path:
-    base = os.environ.get(CACHE_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "watoto-schema")
-    return Path(base)
-
 
 def _cache_key(server_version: int, files: Sequence[sources.FileSummary],
                privileges: bool) -> str:
@@ -143,7 +136,7 @@ def expected_schema(target: Target, conn: Any, files: Sequence[sources.FileSumma
     built = [f for f in files if f.version in set(versions)]
     row = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
     key = _cache_key(int(row[0]), built, privileges)
-    cached = _cache_dir() / f"expected-{key}.json"
+    cached = cache_dir() / f"expected-{key}.json"
     if use_cache and cached.is_file():
         return [SchemaObject(*r) for r in json.loads(cached.read_text())], f"cache ({cached})"
     try:

@@ -67,6 +67,10 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
 @click.option("--allow-unsafe", is_flag=True,
               help="Apply even when `lint` finds error-level problems in the pending "
               "migrations (otherwise exit 3 naming them).")
+@click.option("--no-lint", "run_lint", flag_value=False, default=True,
+              help="Do not lint the pending migrations (nothing is refused for what lint "
+              "would find). Without it, a migration whose lint verdict is known for its "
+              "exact text is not linted again (docs/lint.md).")
 @click.option("--complete", is_flag=True,
               help="Contract the active online migration: retire the old version's shape "
               "(docs/online.md); exit 1 when none is active.")
@@ -83,14 +87,14 @@ def _options(lock_wait: float, lock_timeout: str, statement_timeout: str,
 @pass_app
 def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
             wait_replicas: str | None, max_lag: str | None, lag_wait: str,
-            allow_unsafe: bool, complete: bool, batch_rows: int, batch_pause: float,
-            require_cache: bool, **run: Any) -> None:
+            allow_unsafe: bool, run_lint: bool, complete: bool, batch_rows: int,
+            batch_pause: float, require_cache: bool, **run: Any) -> None:
     """Apply pending migrations, each atomically with its schema_migrations row.
 
     Refuses (exit 3) when an applied migration's file was edited (see `verify`, `repair`)
     or is missing, when the migration lock or a table lock cannot be had in time, or when
     `lint` finds error-level problems in what it would apply (--allow-unsafe; --dry-run
-    shows the findings with the SQL).
+    shows the findings with the SQL; --no-lint does not lint).
     A partially applied non-transactional migration is resumed. When migrations were
     applied, the partitions of sql/partitions.toml are then premade up to their horizon
     (`partitions ensure`), so the database is ready and in sync; --no-premake skips that.
@@ -104,10 +108,12 @@ def migrate(app: AppContext, /, to: str | None, dry_run: bool, premake: bool,
     options = _options(**run)
     options.complete, options.allow_unsafe = complete, allow_unsafe
     options.batch_rows, options.batch_pause = batch_rows, batch_pause
-    settings = MigrateSettings(options=options, premake=premake, require_cache=require_cache)
-    from .lint import settings as lint_settings
+    settings = MigrateSettings(options=options, premake=premake, require_cache=require_cache,
+                               run_lint=run_lint)
+    if run_lint:
+        from .lint import settings as lint_settings
 
-    settings.lint = lint_settings(app)
+        settings.lint = lint_settings(app)
     if wait_replicas is not None:
         from ..replicas import parse_seconds
 

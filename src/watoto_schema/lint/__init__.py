@@ -6,192 +6,39 @@ model of the schema the earlier migrations built, so a table created earlier in 
 file is new (safe to lock) and one created by an earlier migration is existing. Findings can
 be allowed per statement or per file (``-- lint: allow RULE (reason)``) and switched off or
 down to warnings in ``[lint]`` of ``watoto-schema.toml``.
+
+``migrate`` lints what it is about to apply, and trusts a verdict already known for the same
+text in the same place (``verdicts``: recorded at release for the shipped migrations, cached
+by checksum for others), so a fresh ``migrate`` parses nothing (issue #22).
+
+The names below are imported on first use: ``migrate`` with every verdict known never loads
+the rules, the schema model or pglast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadConfig
-from .parse import Allow, ParsedFile, SqlSyntaxError, Statement, parse
-from .report import ERROR, WARNING, Finding, LintReport, Suppressed
-from .rules import RULES, Walker
-
 if TYPE_CHECKING:
-    from ..sources import MigrationFile
-    from ..target import Target
+    from .engine import lint_files, lint_migrations, lint_sources, pending_versions
+    from .report import ERROR, WARNING, Finding, LintReport, SqlSyntaxError, Suppressed
+    from .rules import RULES
+    from .settings import LEVELS, LintSettings
 
-__all__ = ["ERROR", "RULES", "WARNING", "Finding", "LintReport", "LintSettings",
-           "SqlSyntaxError", "lint_files", "lint_migrations", "lint_sources",
+__all__ = ["ERROR", "LEVELS", "RULES", "WARNING", "Finding", "LintReport", "LintSettings",
+           "SqlSyntaxError", "Suppressed", "lint_files", "lint_migrations", "lint_sources",
            "pending_versions"]
 
-LEVELS = ("off", "warning", "error")
+_HOME = {"ERROR": "report", "WARNING": "report", "Finding": "report", "LintReport": "report",
+         "Suppressed": "report", "SqlSyntaxError": "report", "LEVELS": "settings",
+         "LintSettings": "settings", "RULES": "rules", "lint_files": "engine",
+         "lint_migrations": "engine", "lint_sources": "engine", "pending_versions": "engine"}
 
 
-@dataclass(frozen=True)
-class LintSettings:
-    """Each rule's level when ``[lint]`` of ``watoto-schema.toml`` changes it."""
-
-    levels: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, values: dict[str, Any], source: str = "[lint]") -> LintSettings:
-        """``rule = "off" | "warning" | "error"``; unknown rules and levels fail."""
-        levels = {}
-        for rule, level in values.items():
-            if rule not in RULES:
-                raise BadConfig(f"{source}: unknown rule {rule!r} (see docs/lint.md)")
-            if level not in LEVELS:
-                raise BadConfig(f"{source}: {rule} = {level!r}: use one of "
-                                f"{', '.join(repr(v) for v in LEVELS)}")
-            levels[rule] = level
-        return cls(levels)
-
-
-def _allowed(statement: Statement, parsed: ParsedFile, rule: str) -> Allow | None:
-    for allow in (*statement.allows, *parsed.file_allows):
-        if rule in allow.rules:
-            return allow
-    return None
-
-
-def _online(parsed: ParsedFile) -> bool:
-    from .. import sources
-
-    return sources.headers(parsed.text, parsed.path.name).get(sources.ONLINE_HEADER) == "true"
-
-
-def _report(walker: Walker, judged: list[ParsedFile], errors: list[SqlSyntaxError],
-            settings: LintSettings) -> LintReport:
-    walker.finish()
-    report = LintReport(files=[p.path for p in judged], syntax_errors=errors,
-                        not_judged=walker.not_judged)
-    used: set[tuple[int, str]] = set()  # (id of an allow, rule) that suppressed something
-    online = {id(p) for p in judged if _online(p)}
-    if online:
-        from ..migrate.online.plan import how_online
-    for parsed, statement, finding in walker.findings:
-        level = settings.levels.get(finding.rule, finding.severity)
-        if level == "off":
-            continue
-        finding = finding.with_severity(level)
-        allow = _allowed(statement, parsed, finding.rule) if finding.rule != "bad-allow" \
-            else None
-        how = how_online(statement.node) if id(parsed) in online and allow is None else None
-        if allow is not None:
-            used.add((id(allow), finding.rule))
-            report.suppressed.append(Suppressed(finding, allow.reason))
-        elif how is not None:  # `-- online: true`: expand/contract makes it safe
-            report.suppressed.append(Suppressed(finding, how))
-        else:
-            report.findings.append(finding)
-    level = settings.levels.get("bad-allow", RULES["bad-allow"].severity)
-    for parsed in judged if level != "off" else ():
-        for allow in parsed.allows:
-            stale = [r for r in allow.rules if r in RULES and (id(allow), r) not in used
-                     and settings.levels.get(r) != "off"]
-            if stale:
-                report.findings.append(Finding(
-                    "bad-allow", level, parsed.path, allow.line, allow.column,
-                    f"-- lint: allow {', '.join(allow.rules)}",
-                    f"this allow comment's {', '.join(stale)} matches no finding "
-                    f"{'in this file' if allow.file_level else 'on its statement'}: "
-                    "remove it (or move it to the statement it is about)",
-                    RULES["bad-allow"].rewrite))
-    order = {p.path: i for i, p in enumerate(judged)}
-    report.findings.sort(key=lambda f: (order.get(f.path, 0), f.line, f.column))
-    report.suppressed.sort(key=lambda s: (order.get(s.finding.path, 0), s.finding.line))
-    return report
-
-
-def _read(dirs: Sequence[Path]) -> list[tuple[Path, str, bool]]:
-    """Each SQL migration of ``dirs`` in yoyo's order: path, text, transactional. Lighter than
-    ``sources.read`` (no checksums); Python migrations, which ``migrate`` refuses, are skipped."""
-    from .. import sources
-
-    found = []
-    for path in sources.paths(dirs):
-        if path.suffix != ".sql":
-            continue
-        text = path.read_text(encoding="utf-8")
-        header = sources.directives(text).get("transactional", "true").lower()
-        found.append((path, text, header != "false"))
-    return found
-
-
-def _walk(queue: Sequence[tuple[Path, str, bool, bool]],
-          settings: LintSettings | None) -> LintReport:
-    walker = Walker()
-    judged: list[ParsedFile] = []
-    errors: list[SqlSyntaxError] = []
-    for path, text, transactional, judge in queue:
-        try:
-            parsed = parse(path, text, transactional)
-        except SqlSyntaxError as exc:
-            if judge:
-                errors.append(exc)
-            continue
-        walker.walk(parsed, judge)
-        if judge:
-            judged.append(parsed)
-    return _report(walker, judged, errors, settings or LintSettings())
-
-
-def lint_migrations(dirs: Sequence[Path], *, only: set[str] | None = None,
-                    settings: LintSettings | None = None) -> LintReport:
-    """Lint the migrations of ``dirs`` (those named in ``only``, else all), in order.
-
-    Every migration is read for context, so a table created by an earlier one is existing.
-    A migration that does not parse is in ``syntax_errors`` (one only read for context is
-    skipped: PostgreSQL accepted it when it was applied).
-    """
-    return _walk([(path, text, transactional, only is None or path.stem in only)
-                  for path, text, transactional in _read(dirs)], settings)
-
-
-def lint_sources(files: Sequence[MigrationFile], *, only: set[str] | None = None,
-                 settings: LintSettings | None = None) -> LintReport:
-    """``lint_migrations`` on migrations already read (``sources.read``)."""
-    return _walk([(m.path, m.text, m.transactional, only is None or m.version in only)
-                  for m in files], settings)
-
-
-def lint_files(paths: Sequence[Path], dirs: Sequence[Path] = (),
-               settings: LintSettings | None = None) -> LintReport:
-    """Lint ``paths``; those in the migration folders ``dirs`` in their place, others as if
-    they came after every migration of ``dirs`` (which are read for context)."""
-    from .. import sources
-
-    wanted = {p.resolve() for p in paths}
-    queue = [(path, text, transactional, path.resolve() in wanted)
-             for path, text, transactional in _read(dirs)]
-    in_set = {path.resolve() for path, _, _, _ in queue}
-    for path in paths:
-        if path.resolve() not in in_set:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise BadConfig(f"{path}: {exc.strerror or exc}") from exc
-            header = sources.directives(text).get("transactional", "true").lower()
-            queue.append((path, text, header != "false", True))
-    return _walk(queue, settings)
-
-
-def pending_versions(target: Target, dirs: Sequence[Path], to: str | None = None) -> list[str]:
-    """The versions ``migrate`` would apply to ``target`` now (read-only, no lock taken)."""
-    from .. import sources
-    from ..migrate import read_applied
-    from ..target import connect
-
-    with connect(target) as conn:
-        applied = read_applied(conn)
-    names = [p.stem for p in sources.paths(dirs)]
-    todo = [v for v in names if v not in applied or applied[v].state == "running"]
-    if to is None or not todo:
-        return todo
-    files = sources.read(dirs)
-    wanted = sources.ancestors(files, sources.find(files, to))
-    return [v for v in todo if v in wanted]
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value

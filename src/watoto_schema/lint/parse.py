@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import WatotoError
+from .report import SqlSyntaxError as SqlSyntaxError  # raised here, long imported from here
 
 # A comment: `-- lint: allow RULE[, RULE] (reason)`. The reason is everything in the
 # parentheses; rules are separated by commas or spaces.
@@ -27,19 +27,6 @@ _TOKEN = re.compile(r"""
     | (?P<line>--[^\n]*)
     | (?P<block>/\*.*?\*/)
 """, re.VERBOSE | re.DOTALL)
-
-
-class SqlSyntaxError(WatotoError):
-    """A migration file that PostgreSQL's grammar does not accept (exit 1)."""
-
-    def __init__(self, path: Path, line: int, column: int, message: str,
-                 others: int = 0) -> None:
-        self.path = path
-        self.line = line
-        self.column = column
-        self.reason = message
-        more = f" (and {others} more file(s) that do not parse)" if others else ""
-        super().__init__(f"{display(path)}:{line}:{column}: {message}{more}")
 
 
 @dataclass(frozen=True)
@@ -76,14 +63,6 @@ class ParsedFile:
     statements: list[Statement]
     file_allows: list[Allow]
     allows: list[Allow]  # every allow comment, file-level ones included
-
-
-def display(path: Path) -> str:
-    """``path`` relative to the working directory when it is below it (as a compiler prints)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 class _Lines:

@@ -7,10 +7,31 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .parse import SqlSyntaxError, display
+from ..errors import WatotoError
 
 ERROR = "error"
 WARNING = "warning"
+
+
+def display(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (as a compiler prints)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class SqlSyntaxError(WatotoError):
+    """A migration file that PostgreSQL's grammar does not accept (exit 1)."""
+
+    def __init__(self, path: Path, line: int, column: int, message: str,
+                 others: int = 0) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.reason = message
+        more = f" (and {others} more file(s) that do not parse)" if others else ""
+        super().__init__(f"{display(path)}:{line}:{column}: {message}{more}")
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from .model import (
     narrows,
     type_of,
 )
-from .parse import ParsedFile, Statement, display
-from .report import ERROR, WARNING, Finding
+from .parse import ParsedFile, Statement
+from .report import ERROR, WARNING, Finding, display
 
 
 @dataclass(frozen=True)
@@ -227,8 +227,9 @@ class Walker:
             try:
                 result = handler(statement.node)
             except Exception as exc:  # a shape the rules do not expect: say so, never block
-                self.not_judged.append(f"{display(parsed.path)}:{statement.line}:"
-                                       f"{statement.column} ({type(exc).__name__}: {exc})")
+                if judge:
+                    self.not_judged.append(f"{display(parsed.path)}:{statement.line}:"
+                                           f"{statement.column} ({type(exc).__name__}: {exc})")
                 continue
             if result:
                 created.append((result, statement))
@@ -241,6 +242,12 @@ class Walker:
                     self._statement = statement
                     self._report("no-primary-key", f"table {table_name} has no primary key")
         self._file = None
+
+    @property
+    def judged_at_the_end(self) -> set[str]:
+        """The files (their ``str(path)``) with findings judged at the end of the set by
+        ``finish``: their verdict depends on the migrations after them too."""
+        return {str(fk.file.path) for fk in self._foreign_keys}
 
     def finish(self) -> None:
         """Judge what needs the whole set: foreign keys without an index by the end."""

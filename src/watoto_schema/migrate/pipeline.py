@@ -2,7 +2,10 @@
 
 1. **Lint** what it is about to apply, under the migration lock, and refuse error-level
    findings (exit 3) unless ``allow_unsafe``; a statement of an ``-- online: true``
-   migration that the online engine makes safe is not an error (docs/lint.md).
+   migration that the online engine makes safe is not an error (docs/lint.md). A verdict
+   already known for a migration's text in its place (the release record of the shipped
+   migrations, or the cache) is trusted instead of linting it again (``lint.verdicts``);
+   ``lint=False`` skips the step.
 2. **Apply** the pending migrations (``operations.migrate``): each plain one atomically;
    an online one through its expand phase, after which it is active and later ones wait;
    with ``complete``, the active one's contract (docs/online.md).
@@ -39,6 +42,8 @@ class MigrateSettings:
 
     options: RunOptions = field(default_factory=RunOptions)
     lint: LintSettings | None = None  # None: lint with the default rule levels
+    run_lint: bool = True  # False: no lint step at all (migrate --no-lint)
+    known_verdicts: bool = True  # trust verdicts known by checksum (lint.verdicts)
     wait_replicas: float | None = None  # seconds; None: do not wait
     max_lag: tuple[float | None, float | None] | None = None  # (bytes, seconds)
     lag_wait: float = 600.0
@@ -96,10 +101,13 @@ def _lint_gate(settings: MigrateSettings, dry_run: bool,
                note: Callable[[str], None]) -> LintReport:
     """Have the run lint what it is about to apply (the report fills in when it does) and
     refuse error-level findings (exit 3) unless allow_unsafe or a dry run."""
-    from ..lint import LintReport, LintSettings
     from ..lint.gate import gate
+    from ..lint.report import LintReport
+    from ..lint.settings import LintSettings
 
     found = LintReport()
+    if not settings.run_lint:
+        return found
     allow_unsafe = settings.options.allow_unsafe
 
     def keep(report: LintReport) -> None:
@@ -112,8 +120,13 @@ def _lint_gate(settings: MigrateSettings, dry_run: bool,
         if report.errors and allow_unsafe and not dry_run:
             note(f"lint: {report.summary()}; applying anyway (--allow-unsafe)")
 
+    verdicts = None
+    if settings.known_verdicts:
+        from ..lint.verdicts import Verdicts
+
+        verdicts = Verdicts.default()
     settings.options.before_apply = gate(settings.lint or LintSettings(),
-                                         not (dry_run or allow_unsafe), keep)
+                                         not (dry_run or allow_unsafe), keep, verdicts)
     return found
 
 
