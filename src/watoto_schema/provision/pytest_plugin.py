@@ -144,8 +144,9 @@ class WatotoServer:
 
         The first clone of each variant goes through ``provision`` (template found or
         built, then checked against the files and its label: a template changed by hand
-        is rebuilt) and starts the variant's pool; later ones come from the pool, or are
-        one CREATE DATABASE on a kept connection when the pool is off."""
+        is rebuilt); the second starts the variant's pool (so a variant used once costs
+        no ready clones), and the pool hands out every later one; without a pool, each is
+        one CREATE DATABASE on a kept connection."""
         from ..target import Target
         from .clones import add_clone, provision
 
@@ -154,8 +155,9 @@ class WatotoServer:
             result = provision(target, data=data, extra_dirs=self.extra_dirs,
                                session=self.session, bound_to_process=True)
             self._templates[data] = result.template
-            self._start_pool(target, data)
             return result.clones[0]
+        if data not in self._pools and self.pool_size > 0:
+            self._start_pool(target, data)
         pool = self._pools.get(data)
         if pool is not None:
             return pool.take()
@@ -163,8 +165,6 @@ class WatotoServer:
                          bound_to_process=True)
 
     def _start_pool(self, target: Any, data: DataOptions) -> None:
-        if self.pool_size <= 0:
-            return
         from .clones import add_clone
         from .pool import ClonePool
         from .template import drop_database
