@@ -84,6 +84,10 @@ class AppContext:
 
     def cache_target(self) -> CacheTarget | None:
         """The Redis cache, by precedence --redis / $WATOTO_REDIS_URL; None: none configured."""
+        import os
+
+        if not self.redis and not os.environ.get("WATOTO_REDIS_URL"):  # cache.connection.ENV_URL
+            return None  # no Redis: the cache layer is not even imported
         from ..cache.connection import passwords_of, resolve
 
         target = resolve(self.redis)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 YOYO_TABLE = "_yoyo_migration"
 LEDGER = "schema_migrations"
 HISTORY = "watoto_migration_history"
+ONLINE_STATE = "watoto_online_migration"  # the online migration in progress (migrate.online)
 # pg_advisory_lock(classid, objid): one lock per database for migration runs.
 LOCK_CLASS = 0x5741_544F  # "WATO"
 LOCK_MIGRATE = 1

@@ -20,6 +20,7 @@ from ..sources import MigrationFile
 from ..target import Target, connect
 from .history import read_applied
 from .model import (
+    ONLINE_STATE,
     AppliedState,
     RunOptions,
     RunResult,
@@ -124,9 +125,7 @@ def _operate(direction: str, target: Target, extra_dirs: Sequence[Path], options
             return result
         runner = runner or _Runner(target, options, on_event)
         with migration_lock(runner.conn, options.lock_wait):
-            from . import online
-
-            in_progress = online.active(runner.conn) if options.online else None
+            in_progress = _online_in_progress(runner.conn) if options.online else None
             if options.before_apply is not None:  # before bootstrap: a refusal creates nothing
                 applied = read_applied(runner.conn)
                 _check_history(files, applied)
@@ -204,6 +203,8 @@ def _online_dry_run(conn: psycopg.Connection[Any], target: Target, direction: st
 def _refuse_offline(todo: Sequence[MigrationFile], options: RunOptions) -> None:
     """Refuse, before anything runs, an online migration with a statement that has no
     online form (judged from its SQL; the catalog is consulted when its turn comes)."""
+    if not any(m.online for m in todo):
+        return
     from . import online
 
     for m in todo:
@@ -246,18 +247,28 @@ def _expand(runner: _Runner, files: Sequence[MigrationFile], applied: dict[str, 
     return True
 
 
+def _online_in_progress(conn: psycopg.Connection[Any]) -> online.OnlineState | None:
+    """``online.active``, the online engine imported only when its state table exists."""
+    row = conn.execute("SELECT to_regclass(%s)", (ONLINE_STATE,)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    from . import online
+
+    return online.active(conn)
+
+
 def _carry_on_online(runner: _Runner, files: Sequence[MigrationFile], direction: str,
                      options: RunOptions, result: RunResult,
                      state: online.OnlineState | None) -> tuple[bool, bool]:
     """Carry on with the online migration in progress, ``state``: (the run ends there,
     something was recorded as applied)."""
-    from . import online
-
     if state is None:
         if options.complete:
             raise WatotoError("--complete: no online migration is active on this database "
                               "(see `status`)")
         return False, False
+    from . import online
+
     m = next((f for f in files if f.version == state.version), None)
     if m is None:
         raise MigrationMissing(state.version)

@@ -51,8 +51,13 @@ def _as_date(text: str) -> date | None:
 
 def read_tables(conn: Any) -> dict[str, TableInfo]:
     """Every partitioned table of the database with its partitions (keyed by table name)."""
+    return tables_of(conn.execute(sql_text("partitions/tables.sql")).fetchall())
+
+
+def tables_of(rows: Any) -> dict[str, TableInfo]:
+    """``read_tables`` of the rows of ``partitions/tables.sql``."""
     tables: dict[str, TableInfo] = {}
-    for row in conn.execute(sql_text("partitions/tables.sql")):
+    for row in rows:
         parent, _, key, _, name, bound, rows, size, pending = row
         short = parent.rsplit(".", 1)[-1].strip('"')
         info = tables.setdefault(short, TableInfo(short, key, []))

@@ -1,6 +1,12 @@
 """Making partitions: ``ensure`` (premake up to the policy's horizon) and ``create`` (an
 explicit set); a range partition is a plain table then ATTACH, moving DEFAULT's rows in its
-range; each step under ``lock_timeout`` and retried."""
+range; each step under ``lock_timeout`` and retried.
+
+Round trips (``migrate`` premakes after every run that applied something, issue #22):
+``ensure`` reads the date, the partitioned tables and which were never analyzed in one
+(pipelined), makes each partition in one (its transaction sent as one script; a DEFAULT
+partition holding rows in the new range makes the ATTACH fail, and only then are the rows
+counted and moved), and analyzes in one."""
 
 from __future__ import annotations
 
@@ -11,9 +17,10 @@ from datetime import date
 from typing import Any
 
 from ..errors import BadConfig, Refused
+from ..resources import sql_text
 from ..retry import LOCK_NOT_AVAILABLE, backoff_delay
 from ..target import Target, one_line
-from .catalog import TableInfo, _open, _range_key, read_tables
+from .catalog import TableInfo, _open, _range_key, read_tables, tables_of
 from .policy import INTERVALS, TablePolicy, load_policy, periods
 from .render import _ident, _literal, _range_bound, _template
 
@@ -67,9 +74,43 @@ def _with_retries(conn: Any, settings: RunSettings, work: Callable[[], object]) 
             time.sleep(backoff_delay(settings.backoff, attempt))
 
 
+def _transaction(conn: Any, settings: RunSettings, statements: list[str]) -> None:
+    """Run ``statements`` in one transaction under ``lock_timeout``, sent as one script (one
+    round trip), retried like ``_with_retries``; any other error rolls back and is raised."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    script = "\n".join([f"BEGIN; SET LOCAL lock_timeout = {_literal(settings.lock_timeout)};",
+                        *(s.rstrip().rstrip(";") + ";" for s in statements), "COMMIT;"])
+    for attempt in range(settings.retries + 1):
+        try:
+            conn.execute(script)
+            return
+        except psycopg.Error as exc:
+            if not conn.closed and not conn.broken and \
+                    conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            if exc.sqlstate != LOCK_NOT_AVAILABLE or attempt == settings.retries:
+                if exc.sqlstate == LOCK_NOT_AVAILABLE:
+                    raise Refused(f"locks not granted within {settings.lock_timeout} in "
+                                  f"{attempt + 1} attempts: {one_line(exc)}") from exc
+                raise
+            time.sleep(backoff_delay(settings.backoff, attempt))
+
+
+def _if_missing(partition: str, ddl: str) -> str:
+    """``ddl`` (creating ``partition``) run only when no relation has that name yet."""
+    from psycopg import sql
+
+    return sql.SQL("DO $watoto_premake$ BEGIN IF to_regclass({}) IS NULL THEN EXECUTE {}; "
+                   "END IF; END $watoto_premake$").format(
+                       sql.Literal(partition), sql.Literal(ddl)).as_string(None)
+
+
 def _range_create(conn: Any, policy_table: str, key: str, info: TableInfo | None, name: str,
                   lo: date, hi: date, dry_run: bool, settings: RunSettings) -> Action:
     """Make one range partition: a plain table, then ATTACH, moving DEFAULT rows if any."""
+    import psycopg
     from psycopg import sql
 
     parent, partition = _ident(policy_table), _ident(name)
@@ -77,24 +118,24 @@ def _range_create(conn: Any, policy_table: str, key: str, info: TableInfo | None
     standalone = _template("standalone.sql.j2", parent=parent, partition=partition)
     bound = _range_bound(lo, hi)
     attach = _template("attach.sql.j2", parent=parent, partition=partition, bound=bound)
+    locks = ("SHARE UPDATE EXCLUSIVE on the parent; ACCESS EXCLUSIVE on the new table"
+             + (" and, while it is checked, on the DEFAULT partition" if default else ""))
+    if not dry_run:  # one transaction, one commit, one round trip per partition
+        try:
+            _transaction(conn, settings, [_if_missing(partition, standalone), attach])
+            return Action(policy_table, name, "create", [standalone, attach], locks)
+        except psycopg.errors.CheckViolation:
+            if default is None:
+                raise
+            # rows of the DEFAULT partition lie in the new range: counted and moved below
     in_range = 0
     key_ident = sql.Identifier(key)
     if default and _has_rows(conn, default.name):
         row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} >= %s AND {} < %s").format(
             sql.Identifier(default.name), key_ident, key_ident), (lo, hi)).fetchone()
         in_range = int(row[0])
-    locks = ("SHARE UPDATE EXCLUSIVE on the parent; ACCESS EXCLUSIVE on the new table"
-             + (" and, while it is checked, on the DEFAULT partition" if default else ""))
-    if not in_range:
-        action = Action(policy_table, name, "create", [standalone, attach], locks)
-        if not dry_run:
-            def make() -> None:  # one transaction: one commit per partition
-                if conn.execute("SELECT to_regclass(%s)", (partition,)).fetchone() == (None,):
-                    conn.execute(standalone)
-                conn.execute(attach)
-
-            _with_retries(conn, settings, make)
-        return action
+    if not in_range:  # a dry run's
+        return Action(policy_table, name, "create", [standalone, attach], locks)
     assert default is not None
     moving = sql.SQL(
         "CREATE TEMPORARY TABLE watoto_moving ON COMMIT DROP AS WITH moved AS ("
@@ -153,22 +194,31 @@ def _has_rows(conn: Any, table: str) -> bool:
     return bool(row and row[0])
 
 
-def _analyze(conn: Any, table: str, dry_run: bool) -> Action:
-    from psycopg import sql
-
-    action = Action(table, table, "analyze", [f"ANALYZE {_ident(table)};"],
-                    "SHARE UPDATE EXCLUSIVE on the parent and each partition while sampled",
-                    note="autovacuum never analyzes a partitioned parent")
-    if not dry_run:
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-    return action
+def _analyze(table: str) -> Action:
+    """The ANALYZE of ``table`` (``ensure`` runs those of every table at once)."""
+    return Action(table, table, "analyze", [f"ANALYZE {_ident(table)};"],
+                  "SHARE UPDATE EXCLUSIVE on the parent and each partition while sampled",
+                  note="autovacuum never analyzes a partitioned parent")
 
 
-def _never_analyzed(conn: Any, table: str) -> bool:
-    row = conn.execute(
-        "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL FROM pg_stat_user_tables "
-        "WHERE relid = to_regclass(%s)", (_ident(table),)).fetchone()
-    return bool(row and row[0])
+def _read_state(conn: Any, tables: Sequence[str], today: date | None
+                ) -> tuple[date, dict[str, TableInfo], set[str]]:
+    """The date (``today``, else the server's), the partitioned tables, and which of
+    ``tables`` were never analyzed: one round trip (pipelined when libpq can)."""
+    import psycopg
+
+    queries: list[tuple[str, dict[str, Any] | None]] = [
+        ("SELECT current_date", None), (sql_text("partitions/tables.sql"), None),
+        (sql_text("partitions/never_analyzed.sql"), {"tables": [_ident(t) for t in tables]})]
+    if psycopg.Pipeline.is_supported():
+        with conn.pipeline():
+            cursors = [conn.execute(query, params) for query, params in queries]
+    else:
+        cursors = [conn.execute(query, params) for query, params in queries]
+    row = cursors[0].fetchone()
+    day = today or (row[0] if row else date.today())
+    never = {name for (name,) in cursors[2].fetchall()}
+    return day, tables_of(cursors[1].fetchall()), {t for t in tables if _ident(t) in never}
 
 
 def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
@@ -191,11 +241,8 @@ def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
         raise BadConfig(f"not in the partition policy: {', '.join(sorted(unknown))}")
     run = PartitionRun(dry_run)
     with _open(target) as conn:
-        if today is None:
-            row = conn.execute("SELECT current_date").fetchone()
-            today = row[0] if row else date.today()
-        assert today is not None
-        existing = read_tables(conn)
+        today, existing, never_analyzed = _read_state(conn, [p.table for p in chosen], today)
+        to_analyze: list[str] = []
         for p in chosen:
             info = existing.get(p.table)
             if info is None and skip_missing:
@@ -217,7 +264,7 @@ def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
                     run.actions.append(Action(p.table, name, "create", [ddl],
                                               "ACCESS EXCLUSIVE on the parent (brief)"))
                     if not dry_run:
-                        _with_retries(conn, settings, lambda ddl=ddl: conn.execute(ddl))  # type: ignore[misc]
+                        _transaction(conn, settings, [ddl])
             else:
                 assert p.interval and p.start
                 if p.default and info.default is None:
@@ -227,7 +274,7 @@ def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
                     run.actions.append(Action(p.table, name, "create", [ddl],
                                               "ACCESS EXCLUSIVE on the parent (brief)"))
                     if not dry_run:
-                        _with_retries(conn, settings, lambda ddl=ddl: conn.execute(ddl))  # type: ignore[misc]
+                        _transaction(conn, settings, [ddl])
                         info = read_tables(conn)[p.table]
                 horizon = p.premake_horizon(today)
                 ranges = [(q.lower, q.upper) for q in info.partitions if q.lower and q.upper]
@@ -236,8 +283,11 @@ def ensure(target: Target, *, policy: dict[str, TablePolicy] | None = None,
                         continue  # covered (or overlapped by a hand-made partition)
                     run.actions.append(_range_create(conn, p.table, p.key, info,
                                                      p.name_for(lo), lo, hi, dry_run, settings))
-            if len(run.actions) > before or _never_analyzed(conn, p.table):
-                run.actions.append(_analyze(conn, p.table, dry_run))
+            if len(run.actions) > before or p.table in never_analyzed:
+                run.actions.append(_analyze(p.table))
+                to_analyze.append(p.table)
+        if to_analyze and not dry_run:  # one round trip
+            conn.execute("; ".join(f"ANALYZE {_ident(t)}" for t in to_analyze))
     return run
 
 

@@ -30,6 +30,7 @@ from ...errors import MigrationBlocked, MigrationFailed
 from ...resources import sql_text
 from ...retry import LOCK_NOT_AVAILABLE, backoff_delay
 from ...target import one_line
+from ..model import ONLINE_STATE
 from . import backfill
 from .plan import Step, check_supported, plan, version_schema
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..model import RunOptions
     from ..runner import _Runner
 
-STATE = "watoto_online_migration"
+STATE = ONLINE_STATE
 PROGRESS = "watoto_online_backfill"
 
 __all__ = ["BackfillProgress", "OnlineState", "abort", "active", "check_supported", "complete",
