@@ -62,6 +62,17 @@ class Server:
                 sql.Identifier(name)))
 
 
+def eventually(check: Any, timeout: float = 60.0) -> Any:
+    """``check()``'s value once it is truthy (polled), or its last value after ``timeout``:
+    for what a background process finishes after the call that started it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return value
+
+
 @pytest.fixture(scope="session")
 def pg_server(watoto_server: WatotoServer) -> Server:
     return Server(watoto_server.admin_conninfo, watoto_server.kind, watoto_server.tcp_host,

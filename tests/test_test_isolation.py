@@ -12,7 +12,7 @@ import pytest
 
 from watoto_schema.provision.template import managed_databases
 
-from .conftest import Server
+from .conftest import Server, eventually
 
 # Tests run in file order in one process: each "after_*" test checks that what the test
 # before it left is gone.
@@ -175,7 +175,8 @@ def test_what_one_test_leaves_the_next_does_not_see(
     # a failure names the database to look at
     result.stdout.fnmatch_lines(["*watoto test database*",
                                  "watoto_conn: watoto_test_*rolled back after the test*"])
-    assert databases(pg_server, job) == []  # everything the run made was dropped
+    # everything the run made was dropped (the last ones by the reaper, after the run)
+    assert eventually(lambda: databases(pg_server, job) == [])
 
 
 def test_keep_commits_a_failing_tests_work_in_a_database_of_its_own(
@@ -227,7 +228,8 @@ def test_the_pool_hands_each_test_its_own_clone_and_drops_them_all(
     rows = [json.loads(line) for line in record.read_text().splitlines()]
     assert len({r["db"] for r in rows}) == 12  # no clone handed to two tests
     assert len({r["worker"] for r in rows}) == 2
-    assert databases(pg_server, job) == []  # taken, ready and given back: all dropped
+    # taken, ready and given back: all dropped (the last ones by the reaper)
+    assert eventually(lambda: databases(pg_server, job) == [])
 
 
 def test_a_negative_pool_size_is_a_usage_error(pytester: pytest.Pytester,
@@ -238,3 +240,29 @@ def test_a_negative_pool_size_is_a_usage_error(pytester: pytest.Pytester,
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*--watoto-pool must be 0 or more (got -1)*"])
     assert "Traceback" not in result.stdout.str()
+
+
+WARM_TESTS = '''
+import os
+from watoto_schema.provision.template import managed_databases
+
+def test_first(watoto_db, watoto_server):
+    with watoto_server.admin() as conn:
+        mine = [db.name for db in managed_databases(conn)
+                if (db.label.get("owner") or {}).get("pid") == os.getpid()]
+    assert len(mine) == int(os.environ["EXPECTED"]), mine
+'''
+
+
+@pytest.mark.parametrize(("warm", "expected"), [(True, 4), (False, 1)])
+def test_a_warm_pool_is_full_before_the_first_test_gets_its_database(
+        pytester: pytest.Pytester, pg_server: Server, monkeypatch: pytest.MonkeyPatch,
+        warm: bool, expected: int) -> None:
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    pytester.makepyfile(test_warm=WARM_TESTS)
+    monkeypatch.setenv("EXPECTED", str(expected))  # its own clone (+ 3 ready when warm)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist",
+                                           "--watoto-pool", "3",
+                                           *(["--watoto-pool-warm"] if warm else []),
+                                           "--watoto-dsn", pg_server.admin_conninfo)
+    result.assert_outcomes(passed=1)

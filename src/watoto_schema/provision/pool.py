@@ -70,17 +70,35 @@ class ClonePool:
         """Drop this clone in the background."""
         self._drops.put(name)
 
-    def close(self) -> None:
-        """Stop making clones, drop the ready ones and wait for every drop to finish."""
+    def wait_full(self) -> None:
+        """Wait until ``size`` clones are ready (a warm pool before the first test)."""
+        with self._cond:
+            while len(self._ready) < self.size:
+                if self._error is not None:
+                    raise self._error
+                self._cond.wait()
+
+    def close(self, leftovers: Callable[[list[str]], None] | None = None) -> None:
+        """Stop making clones and hand what is left to drop (the ready clones and the
+        drops not started yet) to ``leftovers``, or drop them here when it is None."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         self._maker.join()
-        with self._cond:
-            while self._ready:
-                self._drops.put(self._ready.popleft().name)
+        names = [clone.name for clone in self._ready]
+        self._ready.clear()
+        while True:
+            try:
+                names.append(self._drops.get_nowait())
+            except queue.Empty:
+                break
+        if leftovers is None:
+            for name in names:
+                self._drops.put(name)
         self._drops.put(_STOP)
-        self._dropper.join()
+        self._dropper.join()  # the drop under way, or every one when there is no taker
+        if leftovers is not None and names:
+            leftovers(names)
 
     def _fill(self) -> None:
         try:

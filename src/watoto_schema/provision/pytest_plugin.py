@@ -60,6 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--watoto-pool", type=int, default=None, metavar="N",
                     help=f"Ready clones each worker keeps for watoto_db (default "
                     f"{DEFAULT_POOL}; 0: clone when a test asks).")
+    group.addoption("--watoto-pool-warm", action="store_true",
+                    help="Fill each variant's pool before its first test gets a database "
+                    "(a longer start, no waits later: for suites of many watoto_db tests).")
     parser.addini("watoto_migrations", type="paths", default=[],
                   help="Extra migration folders for the template (after the shipped ones).")
 
@@ -111,6 +114,7 @@ class WatotoServer:
     extra_dirs: tuple[Path, ...] = ()
     session: str = ""
     pool_size: int = DEFAULT_POOL
+    pool_warm: bool = False  # fill a variant's pool before its first test
     keep: bool = False
     _templates: dict[Any, Template] = field(default_factory=dict, repr=False)
     _pools: dict[Any, ClonePool] = field(default_factory=dict, repr=False)
@@ -155,6 +159,8 @@ class WatotoServer:
             result = provision(target, data=data, extra_dirs=self.extra_dirs,
                                session=self.session, bound_to_process=True)
             self._templates[data] = result.template
+            if self.pool_warm and self.pool_size > 0:
+                self._start_pool(target, data).wait_full()
             return result.clones[0]
         if data not in self._pools and self.pool_size > 0:
             self._start_pool(target, data)
@@ -164,7 +170,7 @@ class WatotoServer:
         return add_clone(target, self._admin(), self._templates[data], session=self.session,
                          bound_to_process=True)
 
-    def _start_pool(self, target: Any, data: DataOptions) -> None:
+    def _start_pool(self, target: Any, data: DataOptions) -> ClonePool:
         from .clones import add_clone
         from .pool import ClonePool
         from .template import drop_database
@@ -176,6 +182,7 @@ class WatotoServer:
                                    bound_to_process=True),
             lambda conn, name: drop_database(conn, name, may_be_template=False),
             self.pool_size)
+        return self._pools[data]
 
     def give_back(self, name: str, data: DataOptions) -> None:
         """A test's database is done with: dropped in the background when pooled."""
@@ -205,17 +212,26 @@ class WatotoServer:
         return shared.name
 
     def close(self) -> list[str]:
-        """At the session's end: the shared databases and the pools' clones go (the shared
-        ones are kept with ``keep``: their names are returned), then the connection kept
-        for cloning and dropping."""
-        kept = [self.retire_shared(data, keep=self.keep) for data in list(self._shared)]
+        """At the session's end: the shared databases (kept with ``keep``: their names are
+        returned), the pools' ready clones and the drops not done yet are handed to a
+        detached reaper process, so the run ends without waiting for them."""
+        from .reaper import spawn
+
+        leftovers: list[str] = []
+        kept: list[str] = []
+        for shared in self._shared.values():
+            shared.close()
+            (kept if self.keep else leftovers).append(shared.name)
+        self._shared.clear()
         for pool in self._pools.values():
-            pool.close()
+            pool.close(leftovers.extend)
         self._pools.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        return kept if self.keep else []
+        if leftovers:
+            spawn(self.admin_conninfo, leftovers)
+        return kept
 
     def _admin(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] | None = self._conn
@@ -310,6 +326,7 @@ def watoto_server(pytestconfig: pytest.Config) -> Iterator[WatotoServer]:
     if pool < 0:
         raise pytest.UsageError(f"--watoto-pool must be 0 or more (got {pool})")
     options = {"extra_dirs": extra, "session": session, "pool_size": pool,
+               "pool_warm": bool(pytestconfig.getoption("watoto_pool_warm")),
                "keep": bool(pytestconfig.getoption("watoto_keep"))}
     if choice == "dsn" and not dsn:
         raise pytest.UsageError("--watoto-server dsn needs --watoto-dsn or $WATOTO_TEST_DSN")
