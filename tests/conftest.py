@@ -33,6 +33,9 @@ from watoto_schema.target import Target
 
 pytest_plugins = ["pytester"]  # the plugin's own tests run pytest inside pytest
 
+# Lint verdicts the tests' runs cache go to a folder of the run's, not the user's cache.
+os.environ.setdefault("WATOTO_CACHE_DIR", tempfile.mkdtemp(prefix="watoto-test-cache-"))
+
 
 @dataclass
 class Server:

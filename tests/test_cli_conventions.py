@@ -68,6 +68,9 @@ ARGS: dict[str, list[str]] = {
     "testdb list": [],
     "testdb drop": ["no_such_test_database"],
     "testdb gc": ["--dry-run"],
+    "testdb pool": ["--size", "1", "--pool", "conventions"],
+    "testdb take": ["--pool", "conventions"],
+    "testdb give-back": ["no_such_test_database"],
     "cache check": [],  # exit 2: the test Redis has no maxmemory
     "cache invalidate": ["--family", "user"],
     "health": [],
@@ -132,6 +135,9 @@ def test_json_after_the_command_means_what_it_means_before(
         if command == "testdb provision" and results[-1].exit_code == 0:
             for made in json.loads(results[-1].stdout)["databases"]:
                 run("testdb", "drop", made["name"], *target)
+        if command in ("testdb pool", "testdb take") and results[-1].exit_code == 0:
+            made = json.loads(results[-1].stdout)
+            run("testdb", "give-back", *made.get("ready", [made.get("name")]), *target)
     before, after = results
     assert after.exit_code == before.exit_code, (after.output, before.output)
     assert "No such option" not in after.stderr
