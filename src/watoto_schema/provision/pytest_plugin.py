@@ -163,7 +163,9 @@ class WatotoServer:
                 self._start_pool(target, data).wait_full()
             return result.clones[0]
         if data not in self._pools and self.pool_size > 0:
-            self._start_pool(target, data)
+            started = self._start_pool(target, data)
+            if self.pool_warm:
+                started.wait_full()
         pool = self._pools.get(data)
         if pool is not None:
             return pool.take()
