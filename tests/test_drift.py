@@ -14,7 +14,7 @@ import pytest
 import sqlparse
 
 from watoto_schema import drift, migrate, partitions
-from watoto_schema.drift_fix import fix_sql
+from watoto_schema.drift import fix_sql
 from watoto_schema.errors import NotMigrated
 from watoto_schema.target import Target
 

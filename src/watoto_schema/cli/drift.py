@@ -36,7 +36,7 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: b
     checksums. Partitions that follow the pattern of the migrated ones are not drift.
     """
     from .. import drift as lib
-    from ..drift_fix import fix_sql
+    from ..drift import fix_sql
     from ..errors import EXIT_DIFFERENCES
 
     if all_nodes:

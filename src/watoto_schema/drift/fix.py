@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .drift import Difference, DriftReport
+from .model import Difference, DriftReport
 
 _ORDER = ["schema", "extension", "function", "procedure", "column", "constraint", "index",
           "view definition", "trigger"]
@@ -33,7 +33,7 @@ def _column_parts(definition: str | None) -> dict[str, str | None]:
 
 
 def _concurrently(index_def: str) -> str:
-    from .concurrent import build_concurrently
+    from ..concurrent import build_concurrently
 
     return build_concurrently(index_def)
 

@@ -1,0 +1,48 @@
+"""What drift reports: the differences between the live and the expected schema."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Difference:
+    """One way the live schema differs from the expected one."""
+
+    object: str  # what the report groups by: a table, view, function, ...
+    kind: str  # column, constraint, index, view definition, trigger, migration, ...
+    name: str
+    change: str  # missing | unexpected | different | renamed
+    expected: str | None = None
+    actual: str | None = None
+
+
+@dataclass
+class DriftReport:
+    target: str
+    expected_from: str  # how the expected schema was obtained
+    versions: list[str]  # the applied versions it was built from
+    differences: list[Difference] = field(default_factory=list)
+    policy_partitions: list[str] = field(default_factory=list)  # extra, but per the policy
+    # expected relations and what they are ("table", "partitioned table", "view", ...)
+    relations: dict[str, str] = field(default_factory=dict, repr=False)
+    # A standby that has not replayed the primary's position: its differences are its lag,
+    # not drift (`drift --all-nodes`).
+    behind_bytes: float | None = None
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.differences
+
+    @property
+    def drifted(self) -> bool:
+        """Differences that are drift (not a standby's replication lag)."""
+        return bool(self.differences) and self.behind_bytes is None
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        del doc["relations"]
+        doc["in_sync"] = self.in_sync
+        doc["drifted"] = self.drifted
+        return doc

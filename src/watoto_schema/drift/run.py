@@ -1,0 +1,84 @@
+"""The ``drift`` operation: the expected schema against the live one, of the target and of
+each database compared with it (a replica), or of every node of a multi-host DSN."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .. import sources
+from ..catalog import snapshot
+from ..errors import NotMigrated
+from ..target import Target, connect
+from .compare import compare
+from .expected import expected_schema
+from .history import read_history
+from .model import DriftReport
+from .online import online_owned, without_online
+from .policy import policy_partitions
+
+
+def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequence[Path] = (),
+          privileges: bool = False, use_cache: bool = True,
+          policy_file: Path | None = None) -> list[DriftReport]:
+    """Compare ``target`` (and each of ``against``) with the schema its migrations build.
+
+    The expected schema is built from the versions ``target`` has applied; databases in
+    ``against`` (e.g. read replicas) are compared with that same expected schema.
+    Read-only on every compared database; creates and drops one scratch database on the
+    target's server unless the expected schema is cached.
+    """
+    from ..partitions import load_policy
+
+    files = sources.scan(sources.migration_dirs(extra_dirs))  # the SQL is parsed only to build
+    policy = load_policy(policy_file)
+    reports: list[DriftReport] = []
+    with connect(target) as conn:
+        versions, history = read_history(conn, files)
+        owned = online_owned(conn)
+        if not versions:
+            raise NotMigrated(target.display)
+        expected, source = expected_schema(target, conn, files, versions, extra_dirs,
+                                           privileges=privileges, use_cache=use_cache)
+        actual = snapshot(conn, privileges=privileges)
+        row = conn.execute("SELECT current_date").fetchone()
+        today = row[0] if row and isinstance(row[0], date) else date.today()
+    relations = {o.name: ("partitioned table" if "PARTITION BY" in o.definition else o.kind)
+                 for o in expected if o.kind in ("table", "view", "materialized view")}
+    for which, rows, extra in [(target, actual, history)] + [
+            (other, None, []) for other in against]:
+        if rows is None:
+            with connect(which) as other_conn:
+                rows = snapshot(other_conn, privileges=privileges)
+                _, extra = read_history(other_conn, files)
+        diffs, conforming = policy_partitions(expected, rows, compare(expected, rows),
+                                               policy, today)
+        diffs = without_online(diffs, owned)
+        reports.append(DriftReport(which.display, source, versions, extra + diffs, conforming,
+                                   relations))
+    return reports
+
+
+def drift_all_nodes(target: Target, **options: Any) -> list[DriftReport]:
+    """Compare every host of a multi-host ``target``: the primary with its migrations'
+    schema, each standby with the same; a standby that differs while it has not replayed
+    the primary's position is reported as behind (with its lag), not as drift."""
+    from ..errors import BadConfig
+    from ..replicas import bytes_behind, nodes
+
+    found = nodes(target)
+    primaries = [n for n in found if not n.standby]
+    if len(primaries) != 1:
+        raise BadConfig(f"{target.display}: {len(primaries)} primaries among "
+                        f"{len(found)} hosts; --all-nodes needs exactly one")
+    primary = primaries[0].target
+    standbys = [n for n in found if n.standby]
+    reports = drift(primary, against=[n.target for n in standbys], **options)
+    for node, report in zip(standbys, reports[1:], strict=True):
+        if report.differences and node.replay_lsn is not None:
+            lag = bytes_behind(primary, node.replay_lsn)
+            if lag > 0:
+                report.behind_bytes = lag
+    return reports
