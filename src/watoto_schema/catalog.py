@@ -32,3 +32,13 @@ def snapshot(conn: Any, *, privileges: bool = False) -> list[SchemaObject]:
         rows += [SchemaObject(*map(str, row))
                  for row in conn.execute(sql_text("catalog/privileges.sql")).fetchall()]
     return sorted(rows)
+
+
+def dependents(conn: Any) -> dict[str, list[str]]:
+    """Which views read what: referenced object (relation, ``relation.column``, function
+    signature or type) -> the views and materialized views that depend on it directly."""
+    found: dict[str, list[str]] = {}
+    for referenced, dependent, _kind in conn.execute(
+            sql_text("catalog/dependents.sql")).fetchall():
+        found.setdefault(str(referenced), []).append(str(dependent))
+    return found

@@ -18,7 +18,7 @@ from .compare import compare
 from .expected import expected_schema
 from .fix import fix_sql
 from .model import Difference, DriftReport
-from .run import drift, drift_all_nodes
+from .run import compare_databases, drift, drift_all_nodes
 
-__all__ = ["CACHE_ENV", "Difference", "DriftReport", "compare", "drift", "drift_all_nodes",
-           "expected_schema", "fix_sql"]
+__all__ = ["CACHE_ENV", "Difference", "DriftReport", "compare", "compare_databases", "drift",
+           "drift_all_nodes", "expected_schema", "fix_sql"]

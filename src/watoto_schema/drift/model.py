@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -30,6 +30,14 @@ class DriftReport:
     # A standby that has not replayed the primary's position: its differences are its lag,
     # not drift (`drift --all-nodes`).
     behind_bytes: float | None = None
+    # What the fix script needs besides the differences: both snapshots, and which views
+    # of the live database read what (referenced object -> dependent views).
+    expected_objects: list[Any] = field(default_factory=list, repr=False)
+    actual_objects: list[Any] = field(default_factory=list, repr=False)
+    dependents: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    # Differences no script can resolve, with the reason (e.g. an extension version with
+    # no downgrade path): reported, and `drift` exits 2 with them.
+    unfixable: dict[str, str] = field(default_factory=dict)
 
     @property
     def in_sync(self) -> bool:
@@ -41,8 +49,11 @@ class DriftReport:
         return bool(self.differences) and self.behind_bytes is None
 
     def as_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        del doc["relations"]
+        internal = ("relations", "expected_objects", "actual_objects", "dependents")
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in internal}
+        doc["differences"] = [asdict(d) for d in self.differences]
+        doc["policy_partitions"] = list(self.policy_partitions)
+        doc["unfixable"] = dict(self.unfixable)
         doc["in_sync"] = self.in_sync
         doc["drifted"] = self.drifted
         return doc

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import sources
-from ..catalog import snapshot
+from ..catalog import SchemaObject, dependents, snapshot
 from ..errors import NotMigrated
 from ..target import Target, connect
 from .compare import compare
@@ -43,22 +43,45 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
         expected, source = expected_schema(target, conn, files, versions, extra_dirs,
                                            privileges=privileges, use_cache=use_cache)
         actual = snapshot(conn, privileges=privileges)
+        live_dependents = dependents(conn)
         row = conn.execute("SELECT current_date").fetchone()
         today = row[0] if row and isinstance(row[0], date) else date.today()
-    relations = {o.name: ("partitioned table" if "PARTITION BY" in o.definition else o.kind)
-                 for o in expected if o.kind in ("table", "view", "materialized view")}
+    relations = relation_kinds(expected)
     for which, rows, extra in [(target, actual, history)] + [
             (other, None, []) for other in against]:
+        deps = live_dependents
         if rows is None:
             with connect(which) as other_conn:
                 rows = snapshot(other_conn, privileges=privileges)
+                deps = dependents(other_conn)
                 _, extra = read_history(other_conn, files)
         diffs, conforming = policy_partitions(expected, rows, compare(expected, rows),
                                                policy, today)
         diffs = without_online(diffs, owned)
         reports.append(DriftReport(which.display, source, versions, extra + diffs, conforming,
-                                   relations))
+                                   relations, expected_objects=expected, actual_objects=rows,
+                                   dependents=deps))
     return reports
+
+
+def relation_kinds(objects: Sequence[SchemaObject]) -> dict[str, str]:
+    """Relations by name and what they are ("table", "partitioned table", "view", ...)."""
+    return {o.name: ("partitioned table" if "PARTITION BY" in o.definition else o.kind)
+            for o in objects if o.kind in ("table", "view", "materialized view")}
+
+
+def compare_databases(expected: Target, live: Target, *,
+                      privileges: bool = False) -> DriftReport:
+    """``live`` against another database taken as the expected schema (no migrations
+    involved, no partition policy): what the fix script of ``live`` must converge to."""
+    with connect(expected) as conn:
+        want = snapshot(conn, privileges=privileges)
+    with connect(live) as conn:
+        have = snapshot(conn, privileges=privileges)
+        deps = dependents(conn)
+    return DriftReport(live.display, f"database {expected.display}", [], compare(want, have),
+                       [], relation_kinds(want), expected_objects=want, actual_objects=have,
+                       dependents=deps)
 
 
 def drift_all_nodes(target: Target, **options: Any) -> list[DriftReport]:
