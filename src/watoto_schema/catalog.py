@@ -17,20 +17,35 @@ class SchemaObject(NamedTuple):
     definition: str
 
 
-def snapshot(conn: Any, *, privileges: bool = False) -> list[SchemaObject]:
+# Read on every snapshot (objects.sql first): types and collations, row-level security,
+# table inheritance. ``privileges.sql`` and ``comments.sql`` only when asked.
+QUERIES = ("catalog/objects.sql", "catalog/types.sql", "catalog/rls.sql",
+           "catalog/inheritance.sql")
+OPTIONAL_QUERIES = ("catalog/privileges.sql", "catalog/comments.sql")
+
+
+def snapshot(conn: Any, *, privileges: bool = False, comments: bool = False
+             ) -> list[SchemaObject]:
     """Return every schema object of the connected database, sorted.
 
     Covers schemas, tables (persistence, partition key), partitions (bounds), columns (type,
-    collation, NOT NULL, default, identity, generated), constraints (by definition, with
-    validity), indexes (with validity), view definitions, triggers (with enabled state),
-    functions, sequences and extensions; with ``privileges``, owners and grants too. The
-    migration engine's own tables are left out. Equal snapshots mean equal schemas.
+    collation, NOT NULL, default, identity, generated; storage and compression where not
+    the type's default; inherited or local in an inheritance child), constraints (by
+    definition, with validity), indexes (with validity), view definitions, triggers (with
+    enabled state), functions, sequences and extensions (``objects.sql``); enums (labels in
+    order), domains and their constraints, composite and range types, collations
+    (``types.sql``); row-level security flags and policies (``rls.sql``); table inheritance
+    (``inheritance.sql``). With ``privileges``, owners and grants too; with ``comments``,
+    the ``COMMENT ON`` texts. The migration engine's own tables are left out. Equal
+    snapshots mean equal schemas.
     """
-    rows = [SchemaObject(*map(str, row))
-            for row in conn.execute(sql_text("catalog/objects.sql")).fetchall()]
+    queries = list(QUERIES)
     if privileges:
-        rows += [SchemaObject(*map(str, row))
-                 for row in conn.execute(sql_text("catalog/privileges.sql")).fetchall()]
+        queries.append("catalog/privileges.sql")
+    if comments:
+        queries.append("catalog/comments.sql")
+    rows = [SchemaObject(*map(str, row)) for query in queries
+            for row in conn.execute(sql_text(query)).fetchall()]
     return sorted(rows)
 
 
