@@ -17,7 +17,12 @@ pass_app = click.make_pass_decorator(AppContext)
               "schema (repeatable).")
 @click.option("--sql", "as_sql", is_flag=True,
               help="Print a script that fixes the safe subset; destructive fixes commented out.")
+@click.option("--destructive", is_flag=True,
+              help="With --sql: emit the destructive and lock-heavy statements too (drops, "
+              "type changes, keys on partitioned tables): run with psql -v ON_ERROR_STOP=1, "
+              "the script converges.")
 @click.option("--privileges", is_flag=True, help="Compare owners and grants too.")
+@click.option("--comments", is_flag=True, help="Compare comments (COMMENT ON) too.")
 @click.option("--no-cache", is_flag=True,
               help="Rebuild the expected schema even if a cached copy exists.")
 @click.option("--policy", "policy_file", metavar="FILE",
@@ -27,8 +32,9 @@ pass_app = click.make_pass_decorator(AppContext)
               help="Every host of a multi-host DSN: the primary, then each standby; a "
               "standby merely behind is reported with its lag, not as drift.")
 @pass_app
-def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: bool,
-          no_cache: bool, policy_file: Path | None, all_nodes: bool) -> None:
+def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, destructive: bool,
+          privileges: bool,
+          comments: bool, no_cache: bool, policy_file: Path | None, all_nodes: bool) -> None:
     """Compare the database with the schema its applied migrations build (exit 2 on drift).
 
     The expected schema is built in a scratch database on the same server (or a throwaway
@@ -39,21 +45,26 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, privileges: b
     from ..drift import fix_sql
     from ..errors import EXIT_DIFFERENCES
 
+    if destructive and not as_sql:
+        raise click.UsageError("--destructive changes the --sql script: give --sql too")
     if all_nodes:
         if against:
             raise click.UsageError("--all-nodes finds the standbys itself: no --against")
         reports = lib.drift_all_nodes(app.target(), extra_dirs=app.extra_dirs,
-                                      privileges=privileges, use_cache=not no_cache,
-                                      policy_file=policy_file)
+                                      privileges=privileges, comments=comments,
+                                      use_cache=not no_cache, policy_file=policy_file)
     else:
         reports = lib.drift(app.target(), against=[app.other_target(d, "--against")
                                                    for d in against],
                             extra_dirs=app.extra_dirs, privileges=privileges,
-                            use_cache=not no_cache, policy_file=policy_file)
+                            comments=comments, use_cache=not no_cache,
+                            policy_file=policy_file)
     in_sync = not any(r.drifted for r in reports)
     if as_sql:
-        scripts = [fix_sql(r) for r in reports if r.behind_bytes is None]  # lag: no fix
-        app.out.document({"in_sync": in_sync, "scripts": scripts})
+        fixed = [r for r in reports if r.behind_bytes is None]  # lag: no fix
+        scripts = [fix_sql(r, destructive=destructive) for r in fixed]
+        app.out.document({"in_sync": in_sync, "scripts": scripts,
+                          "unfixable": {k: v for r in fixed for k, v in r.unfixable.items()}})
         app.out.raw("\n".join(scripts))
     else:
         app.out.document({"in_sync": in_sync, "reports": [r.as_dict() for r in reports]})
@@ -92,6 +103,9 @@ def _render(app: AppContext, report: object) -> None:
             app.out.line(f"      expected: {escape(_short(d.expected))}")
         if d.change in ("different", "unexpected", "renamed") and d.actual:
             app.out.line(f"      actual:   {escape(_short(d.actual))}")
+        if d.name in report.unfixable:
+            app.out.line(f"      [red]cannot be fixed by a script[/]: "
+                         f"{escape(report.unfixable[d.name])}")
 
 
 def _short(text: str) -> str:

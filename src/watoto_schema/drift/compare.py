@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from ..catalog import SchemaObject
 from .model import Difference
@@ -26,7 +27,23 @@ def compare(expected: Iterable[SchemaObject], actual: Iterable[SchemaObject]) ->
             diffs.append(Difference(e.object, e.kind, e.name, "missing", e.definition, None))
         elif a:
             diffs.append(Difference(a.object, a.kind, a.name, "unexpected", None, a.definition))
-    return _collapse_partition_indexes(_pair_renames(diffs))
+    return _collapse_partition_indexes(_pair_renames(diffs, _key_indexes(exp.values()),
+                                                     _key_indexes(act.values())))
+
+
+_KEY = re.compile(r"^(PRIMARY KEY|UNIQUE|EXCLUDE) ")
+
+
+def _key_indexes(objects: Iterable[SchemaObject]) -> set[str]:
+    """The indexes behind a primary key, unique or exclusion constraint (by index name:
+    such an index is named after its constraint, in the table's schema)."""
+    found = set()
+    for o in objects:
+        if o.kind == "constraint" and _KEY.match(o.definition):
+            table, _, constraint = o.name.rpartition(".")
+            schema = table.rpartition(".")[0]
+            found.add(f"{schema}.{constraint}")
+    return found
 
 
 _ATTACHED = re.compile(r" \[ATTACHED TO (\S+)\]$")
@@ -72,14 +89,20 @@ def _unnamed(diff: Difference, definition: str | None) -> str:
     return text
 
 
-def _pair_renames(diffs: list[Difference]) -> list[Difference]:
+def _pair_renames(diffs: list[Difference], expected_keys: AbstractSet[str],
+                  actual_keys: AbstractSet[str]) -> list[Difference]:
+    """Pair a missing constraint or index with an unexpected one of the same definition as
+    a rename; an index behind a key constraint never pairs with a plain one (renaming it
+    would not make the constraint)."""
     missing = [d for d in diffs if d.change == "missing" and d.kind in ("constraint", "index")]
     unexpected = [d for d in diffs if d.change == "unexpected"
                   and d.kind in ("constraint", "index")]
     for m in missing:
         for u in unexpected:
             if (u.kind == m.kind and u.object == m.object
-                    and _unnamed(u, u.actual) == _unnamed(m, m.expected)):
+                    and _unnamed(u, u.actual) == _unnamed(m, m.expected)
+                    and (m.kind != "index"
+                         or (m.name in expected_keys) == (u.name in actual_keys))):
                 m.change, m.actual = "renamed", u.name
                 diffs.remove(u)
                 unexpected.remove(u)

@@ -1,29 +1,58 @@
-"""A script that brings a drifted database back to the expected schema, safe parts only.
+"""A script that brings a drifted database back to the expected schema.
 
-Safe means: no data is lost, and no long ACCESS EXCLUSIVE lock is taken. Indexes are built
-``CONCURRENTLY``; constraints are added ``NOT VALID`` and then validated (which only takes
-SHARE UPDATE EXCLUSIVE); a missing NOT NULL goes through a validated CHECK first so
-``SET NOT NULL`` needs no table scan; views and functions are replaced in place.
-Everything else (drops, type changes, missing tables, partitions) is printed as a
-commented-out line for a person to decide.
+Each difference becomes ``Step``s (``steps.py``). The script runs, in order:
+
+1. the views that must go around a change (they read a column whose type changes, a
+   function dropped and created again, a view that ``CREATE OR REPLACE`` cannot change):
+   dropped, the most dependent first;
+2. every drop, the most dependent kinds first (views, triggers, indexes, constraints
+   (foreign keys first), columns, tables, functions, sequences, types, schemas);
+3. every create or change in dependency order (schemas, extensions, types, sequences,
+   functions with ``check_function_bodies`` off, tables, columns, constraints (keys
+   before the foreign keys that use them), indexes, views, triggers, policies);
+4. the views of step 1 created again from their expected definitions.
+
+Safe means no data lost and no long ACCESS EXCLUSIVE lock: indexes are built
+``CONCURRENTLY``, constraints added ``NOT VALID`` then validated, a missing NOT NULL goes
+through a validated CHECK. Destructive or lock-heavy steps (drops, type changes, keys on
+partitioned tables) are printed commented out, unless ``destructive``: then the script,
+run with ``psql -v ON_ERROR_STOP=1 -f``, converges (``drift`` exits 0 afterwards), except
+for what ``report.unfixable`` names with its reason.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from .model import Difference, DriftReport
+from .steps import ORDER, FixContext, Handler, Step
 
-_ORDER = ["schema", "extension", "function", "procedure", "column", "constraint", "index",
-          "view definition", "trigger"]
 _COLUMN = re.compile(r"^(?P<type>.*?)(?: COLLATE (?P<collation>\S+))?(?P<notnull> NOT NULL)?"
-                     r"(?: DEFAULT (?P<default>.*?))?(?: (?P<generated>GENERATED .*))?$")
+                     r"(?: DEFAULT (?P<default>.*?))?"
+                     r"(?: (?P<generated>GENERATED ALWAYS AS \(.*\) STORED))?"
+                     r"(?: GENERATED (?P<identity>ALWAYS|BY DEFAULT) AS IDENTITY)?"
+                     r"(?: STORAGE (?P<storage>\S+))?(?: COMPRESSION (?P<compression>\S+))?"
+                     r"(?: \[(?P<inherited>INHERITED(?:, LOCAL)?)\])?$")
+_ATTACHED = re.compile(r" \[ATTACHED TO (\S+)\]$")
+_KEY = re.compile(r"^(PRIMARY KEY|UNIQUE|EXCLUDE) ")
 
 
 def _split(name: str) -> tuple[str, str]:
     """``schema.table.column`` -> (``schema.table``, ``column``)."""
-    head, _, tail = name.rpartition(".")
+    head, _, tail = _rsplit_ident(name)
     return head, tail
+
+
+def _rsplit_ident(name: str) -> tuple[str, str, str]:
+    """Split a qualified name at its last dot outside double quotes."""
+    depth = False
+    for i in range(len(name) - 1, -1, -1):
+        if name[i] == '"':
+            depth = not depth
+        elif name[i] == "." and not depth:
+            return name[:i], ".", name[i + 1:]
+    return "", "", name
 
 
 def _column_parts(definition: str | None) -> dict[str, str | None]:
@@ -32,199 +61,605 @@ def _column_parts(definition: str | None) -> dict[str, str | None]:
     return match.groupdict()
 
 
-def _concurrently(index_def: str) -> str:
-    from ..concurrent import build_concurrently
-
-    return build_concurrently(index_def)
+def _short(name: str) -> str:
+    return _split(name)[1]
 
 
-def _index_short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def fix_sql(report: DriftReport) -> str:
-    """Return the fix script for ``report``, safe statements first-class, the rest commented."""
-    partitioned = {name for name, kind in report.relations.items()
-                   if kind == "partitioned table"}
-    missing_relations = {d.name for d in report.differences
-                         if d.change == "missing" and d.kind in ("table", "view")}
-    lines = ["-- watoto-schema drift --sql", f"-- target: {report.target}",
-             "-- Safe statements run as they are; commented lines need a person's decision.",
-             "-- Run with psql (no -1): CONCURRENTLY statements cannot run in a transaction.",
+# -- the renderer ----------------------------------------------------------------------------
+
+def fix_sql(report: DriftReport, destructive: bool = False) -> str:
+    """The fix script for ``report``: safe statements as they are, destructive ones
+    commented out unless ``destructive``."""
+    ctx = FixContext.of(report, destructive)
+    lines = ["-- watoto-schema drift --sql" + (" --destructive" if destructive else ""),
+             f"-- target: {report.target}",
+             "-- Run with psql -v ON_ERROR_STOP=1 -f (no -1: CONCURRENTLY statements cannot"
+             " run in a transaction).",
+             "-- Commented lines are destructive or lock-heavy"
+             + (": none, --destructive emits them." if destructive
+                else ": run with --destructive to emit them, or decide for yourself."),
              ""]
     if report.in_sync:
         lines.append("-- in sync: nothing to do")
-    constraint_indexes = {
-        (d.object, _split(d.name)[1]) for d in report.differences
-        if d.kind == "constraint" and d.change == "missing"
-        and re.match(r"(PRIMARY KEY|UNIQUE) ", d.expected or "")}
-    ordered = sorted(report.differences,
-                     key=lambda d: (_ORDER.index(d.kind) if d.kind in _ORDER else 99, d.name))
-    for diff in ordered:
-        if diff.object in missing_relations and diff.name != diff.object:
-            continue  # comes with its table or view
-        if diff.kind == "column" and report.relations.get(diff.object) != "table" \
-                and diff.object in report.relations and diff.object not in partitioned:
-            continue  # a view's columns follow its definition
-        statements = _fix(diff, partitioned, constraint_indexes)
-        lines.append(f"-- {diff.change} {diff.kind} {diff.name}")
-        lines.extend(statements)
+        return "\n".join(lines) + "\n"
+    lines += ["SET check_function_bodies = off;", ""]
+    steps: list[tuple[Difference, Step]] = []
+    for d in _relevant(report, ctx):
+        steps += [(d, s) for s in _steps(d, ctx)]
+    around = _views_around(ctx, [s for _, s in steps])
+    if around:
+        lines.append("-- views that read what changes: dropped now, created again at the end")
+        lines += [f"DROP {kind.upper()} IF EXISTS {name};" for name, kind in reversed(around)]
+        lines.append("")
+    redone = {name for name, _ in around}
+    for d, step in steps:  # a view made again at the end needs nothing else
+        if step.kind in _VIEWS and not step.drop and d.name in redone:
+            step.sql, step.note = [], "dropped and created again around the changes"
+    depth = _view_depths(ctx, [d.name for d, s in steps if s.kind in _VIEWS and not s.drop])
+    drops = sorted((p for p in steps if p[1].drop), key=lambda p: (
+        -_rank(p[1].kind), _drop_rank(p[1]), p[0].name))
+    changes = sorted((p for p in steps if not p[1].drop), key=lambda p: (
+        _rank(p[1].kind), _create_rank(p[0]), depth.get(p[0].name, 0), p[0].name))
+    for d, step in drops + changes:
+        if step.sql or step.unfixable or step.destructive or step.note:
+            lines += _render(d, step, destructive)
+    if around:
+        lines.append("-- the views dropped at the start, created again")
+        for name, kind in around:
+            definition = ctx.expected_of(f"{kind} definition", name)
+            if definition is not None:
+                lines += [f"CREATE {kind.upper()} {name} AS",
+                          definition.strip().rstrip(";") + ";"]
+    for name, reason in report.unfixable.items():
+        lines.append(f"-- cannot be fixed by a script: {name}: {reason}")
     return "\n".join(lines) + "\n"
 
 
-def _comment(text: str) -> list[str]:
-    return ["-- " + line for line in text.splitlines()]
+_VIEWS = ("view", "materialized view")
 
 
-def _fix(d: Difference, partitioned: set[str],
-         constraint_indexes: set[tuple[str, str]]) -> list[str]:
-    if d.kind in ("view", "materialized view", "table") and d.change == "unexpected":
-        return _comment(f"DROP {d.kind.upper()} {d.name};")
-    if d.kind == "view" and d.change == "missing":
-        return ["-- created from its definition below"]
-    handler = {
-        "index": _fix_index, "constraint": _fix_constraint, "column": _fix_column,
-        "view definition": _fix_view, "trigger": _fix_trigger, "function": _fix_function,
-        "procedure": _fix_function, "schema": _fix_schema, "extension": _fix_extension,
-    }.get(d.kind)
+def _rank(kind: str) -> int:
+    return ORDER.index(kind) if kind in ORDER else len(ORDER)
+
+
+def _drop_rank(step: Step) -> int:
+    """Among drops of one kind: foreign keys before the keys they use."""
+    return 0 if any(" FOREIGN KEY " in s for s in step.sql) else 1
+
+
+def _create_rank(d: Difference) -> int:
+    """Among creates of one kind: keys before checks before foreign keys."""
+    text = d.expected or ""
+    return 2 if text.startswith("FOREIGN KEY") else 1 if text.startswith("CHECK") else 0
+
+
+def _runs(step: Step, destructive: bool) -> bool:
+    return step.unfixable is None and bool(step.sql) and (destructive or not step.destructive)
+
+
+def _render(d: Difference, step: Step, destructive: bool) -> list[str]:
+    out = [f"-- {d.change} {d.kind} {d.name}" + (f": {step.note}" if step.note else "")]
+    if step.unfixable is not None:
+        return [*out, f"-- cannot be fixed by a script: {step.unfixable}"]
+    body = list(step.sql)
+    if step.transaction and len(body) > 1:
+        body = ["BEGIN;", *body, "COMMIT;"]
+    if _runs(step, destructive):
+        return [*out, *body]
+    return [*out, *("-- " + line for stmt in body for line in stmt.splitlines())]
+
+
+def _views_around(ctx: FixContext, steps: list[Step]) -> list[tuple[str, str]]:
+    """The live views to drop before the steps that run and create again after them, in
+    create order: those reading what a step changes or drops (``touches``), and views
+    ``CREATE OR REPLACE`` cannot change (a step of their own with no statement).
+
+    A view that would have to go but has no expected definition (made by hand) is not
+    dropped without --destructive: the steps that need it gone are commented out, and
+    the search starts again without them."""
+    blocked: set[int] = set()
+    while True:
+        runs = [s for s in steps if id(s) not in blocked and (
+            _runs(s, ctx.destructive)
+            or (s.kind in _VIEWS and not s.sql and s.touches and not s.drop))]
+        own = [n for s in runs if s.kind in _VIEWS and not s.sql and not s.drop
+               for n in s.touches if (s.kind, n) in ctx.actual]
+        names = list(dict.fromkeys(own + ctx.dependent_views(
+            own + [t for s in runs for t in s.touches])))
+        kept = [n for n in names if _live_kind(ctx, n) is not None]
+        hand_made = {n for n in kept
+                     if ctx.expected_of(f"{_live_kind(ctx, n)} definition", n) is None}
+        if ctx.destructive or not hand_made:
+            order = _view_depths(ctx, kept)
+            return [(n, str(_live_kind(ctx, n))) for n in sorted(
+                kept, key=lambda n: (order.get(n, 0), kept.index(n)))]
+        for s in runs:
+            reach = set(ctx.dependent_views(s.touches)) | set(
+                s.touches if s.kind in _VIEWS and not s.sql else [])
+            if reach & hand_made:
+                blocked.add(id(s))
+                s.destructive = True
+                s.note = (f"{', '.join(sorted(reach & hand_made))} (not in the expected "
+                          "schema) reads what it changes: --destructive drops it")
+
+
+def _live_kind(ctx: FixContext, name: str) -> str | None:
+    for kind in _VIEWS:
+        if (kind, name) in ctx.actual:
+            return kind
+    return None
+
+
+def _view_depths(ctx: FixContext, names: list[str]) -> dict[str, int]:
+    """How deep each view sits among ``names``: a view after the views it reads (by the
+    live dependencies, and for views not there yet by their expected definitions)."""
+    reads: dict[str, set[str]] = {n: set() for n in names}
+    for referenced, views in ctx.report.dependents.items():
+        for view in views:
+            if view in reads and referenced in reads and referenced != view:
+                reads[view].add(referenced)
+    for n in names:
+        definition = ctx.expected_of("view definition", n) or ctx.expected_of(
+            "materialized view definition", n) or ""
+        for other in names:
+            short = _short(other)
+            if other != n and re.search(rf"(?<![\w.]){re.escape(short)}(?!\w)", definition):
+                reads[n].add(other)
+    depth: dict[str, int] = {}
+
+    def visit(n: str, trail: frozenset[str]) -> int:
+        if n not in depth:
+            depth[n] = 1 + max((visit(r, trail | {n}) for r in reads[n] if r not in trail),
+                               default=-1)
+        return depth[n]
+
+    for n in names:
+        visit(n, frozenset())
+    return depth
+
+
+def _relevant(report: DriftReport, ctx: FixContext) -> Iterable[Difference]:
+    missing_tables = {d.name for d in report.differences
+                      if d.change == "missing" and d.kind == "table"}
+    missing_partitions = {d.name for d in report.differences
+                          if d.change == "missing" and d.kind == "partition"}
+    extra_partitions = {d.name for d in report.differences
+                        if d.change == "unexpected" and d.kind == "partition"}
+    for d in report.differences:
+        if d.kind == "column" and d.object in missing_tables and d.change == "missing":
+            continue  # created with its table
+        if d.kind == "table" and d.change == "missing" and d.name in missing_partitions:
+            continue  # created as a partition
+        if d.kind == "table" and d.change == "unexpected" and d.name in extra_partitions:
+            continue  # dropped as a partition
+        if d.kind in ("index", "constraint", "trigger") and d.object in missing_partitions:
+            continue  # a partition gets its parent's from ATTACH
+        if d.kind == "column" and (ctx.report.relations.get(d.object) in _VIEWS
+                                   or _live_kind(ctx, d.object) is not None):
+            continue  # a view's columns follow its definition
+        yield d
+
+
+def _steps(d: Difference, ctx: FixContext) -> list[Step]:
+    if d.name in ctx.report.unfixable:
+        return [Step(d.kind, [], unfixable=ctx.report.unfixable[d.name])]
+    handler = _handlers().get(d.kind)
     if handler is None:
-        return _comment(f"not fixed automatically: expected {d.expected!r}, found {d.actual!r}")
-    return handler(d, partitioned, constraint_indexes)
+        return [Step(d.kind, [], note=f"not fixed automatically: expected {d.expected!r}, "
+                     f"found {d.actual!r}", destructive=True)]
+    return handler(d, ctx)
 
 
-def _fix_index(d: Difference, partitioned: set[str],
-               constraint_indexes: set[tuple[str, str]]) -> list[str]:
-    short = _index_short(d.name)
-    if d.change == "renamed":
-        return [f"ALTER INDEX {d.actual} RENAME TO {short};"]
-    if d.change == "unexpected":
-        return _comment(f"DROP INDEX CONCURRENTLY {d.name};")
-    if (d.object, short) in constraint_indexes:
-        return ["-- created with its constraint below"]
-    definition = re.sub(r" \[ATTACHED TO \S+\]$", "", d.expected or "").removesuffix(" INVALID")
-    if " ON ONLY " in definition:
-        return _comment(f"{definition};  -- a partitioned index: build it with a "
-                        "`-- transactional: false` migration, which builds it per partition")
-    create = _concurrently(definition) + ";"
+def _handlers() -> dict[str, Handler]:
+    handlers: dict[str, Handler] = {
+        "schema": _schema, "extension": _extension, "table": _table, "partition": _partition,
+        "column": _column, "constraint": _constraint, "index": _index,
+        "view": _view, "materialized view": _view, "view definition": _view_definition,
+        "materialized view definition": _view_definition, "trigger": _trigger,
+        "function": _function, "procedure": _function, "sequence": _sequence,
+        "sequence definition": _sequence_definition, "migration": _migration,
+    }
+    try:
+        from .fix_kinds import HANDLERS
+    except ImportError:  # pragma: no cover - the kinds module is optional
+        return handlers
+    return {**handlers, **HANDLERS}
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+def _migration(d: Difference, ctx: FixContext) -> list[Step]:
+    return [Step("comment", [], unfixable="the migration history, not the schema: see "
+                 "`watoto-schema verify` and `repair`")]
+
+
+def _schema(d: Difference, ctx: FixContext) -> list[Step]:
     if d.change == "missing":
-        return [create]
-    return [f"DROP INDEX CONCURRENTLY IF EXISTS {d.name};", create]
+        return [Step("schema", [f"CREATE SCHEMA {d.name};"])]
+    return [Step("schema", [f"DROP SCHEMA {d.name};"], drop=True, destructive=True)]
 
 
-def _fix_constraint(d: Difference, partitioned: set[str],
-                    constraint_indexes: set[tuple[str, str]]) -> list[str]:
-    table, name = _split(d.name)
-    if d.change == "renamed":
-        return [f"ALTER TABLE {table} RENAME CONSTRAINT {_split(d.actual or '')[1]} TO {name};"]
+def _extension(d: Difference, ctx: FixContext) -> list[Step]:
+    match = re.match(r"VERSION (\S+) SCHEMA (\S+)", d.expected or "")
+    if d.change == "unexpected" or not match:
+        return [Step("extension", [f"DROP EXTENSION {d.name};"], drop=True, destructive=True)]
+    version, schema = match.groups()
+    if d.change == "missing":
+        return [Step("extension", [f"CREATE EXTENSION IF NOT EXISTS {d.name} WITH SCHEMA "
+                                   f"{schema} VERSION {_literal(version)};"])]
+    have = re.match(r"VERSION (\S+) SCHEMA (\S+)", d.actual or "")
+    out = []
+    if have and have.group(1) != version:
+        out.append(f"ALTER EXTENSION {d.name} UPDATE TO {_literal(version)};")
+    if have and have.group(2) != schema:
+        out.append(f"ALTER EXTENSION {d.name} SET SCHEMA {schema};")
+    return [Step("extension", out)]
+
+
+def _table(d: Difference, ctx: FixContext) -> list[Step]:
     if d.change == "unexpected":
-        return _comment(f"ALTER TABLE {table} DROP CONSTRAINT {name};")
-    definition = (d.expected or "").removesuffix(" NOT VALID")
-    if d.change == "different" and (d.actual or "") == definition + " NOT VALID":
-        return [f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};"]
-    key = re.match(r"(PRIMARY KEY|UNIQUE) \((.*)\)$", definition)
-    if key:
-        if table in partitioned or d.change != "missing":
-            return _comment(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition};"
-                            "  -- takes a long lock: plan it")
-        return [f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({key.group(2)});",
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} {key.group(1)} USING INDEX {name};"]
-    if not re.match(r"(CHECK|FOREIGN KEY) ", definition):
-        return _comment(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition};")
-    drop = [f"ALTER TABLE {table} DROP CONSTRAINT {name};"] if d.change == "different" else []
-    if table in partitioned:  # NOT VALID is not available on partitioned tables
-        return ["BEGIN;", *drop, f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition};",
-                "COMMIT;"]
-    return ["BEGIN;", *drop,
-            f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID;", "COMMIT;",
-            f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};"]
+        return [Step("table", [f"DROP TABLE {d.name};"], drop=True, destructive=True,
+                     touches=[d.name])]
+    if d.change == "missing":
+        columns = sorted(ctx.expected_named("column", d.name + "."), key=lambda o: o.name)
+        parts = [f"{_short(c.name)} {_column_sql(c.definition)}" for c in columns]
+        persistence = "UNLOGGED " if (d.expected or "").startswith("UNLOGGED") else ""
+        partition = re.search(r"(PARTITION BY .*)$", d.expected or "")
+        body = ",\n    ".join(parts)
+        return [Step("table", [f"CREATE {persistence}TABLE {d.name} (\n    {body}\n)"
+                               + (f" {partition.group(1)}" if partition else "") + ";"])]
+    if "PARTITION BY" in (d.expected or "") + (d.actual or ""):
+        return [Step("table", [], destructive=True,
+                     note="the partitioning differs: a new table and a data copy")]
+    verb = "SET UNLOGGED" if (d.expected or "").startswith("UNLOGGED") else "SET LOGGED"
+    return [Step("table", [f"ALTER TABLE {d.name} {verb};"], destructive=True,
+                 note="rewrites the table")]
 
 
-def _fix_column(d: Difference, partitioned: set[str],
-                constraint_indexes: set[tuple[str, str]]) -> list[str]:
+def _column_sql(definition: str) -> str:
+    """A column definition as it goes into CREATE TABLE (identity and generated kept)."""
+    parts = _column_parts(definition)
+    text = str(parts["type"])
+    if parts["collation"]:
+        text += f" COLLATE {parts['collation']}"
+    if parts["generated"]:
+        text += f" {parts['generated']}"
+    elif parts["default"]:
+        text += f" DEFAULT {parts['default']}"
+    if parts["identity"]:
+        text += f" GENERATED {parts['identity']} AS IDENTITY"
+    if parts["notnull"]:
+        text += " NOT NULL"
+    return text
+
+
+def _partition(d: Difference, ctx: FixContext) -> list[Step]:
+    parent = d.object
+    if d.change == "unexpected":
+        return [Step("partition", [f"DROP TABLE {d.name};"], drop=True, destructive=True,
+                     touches=[d.name])]
+    if d.change == "missing":
+        return [Step("partition", [f"CREATE TABLE {d.name} PARTITION OF {parent} "
+                                   f"{d.expected};"])]
+    return [Step("partition", [f"ALTER TABLE {parent} DETACH PARTITION {d.name};",
+                               f"ALTER TABLE {parent} ATTACH PARTITION {d.name} "
+                               f"{d.expected};"], destructive=True,
+                 note="re-attaching scans the partition under lock")]
+
+
+def _identity_sequence(ctx: FixContext, table: str, column: str, side: str) -> str | None:
+    """The sequence behind an identity column, by its ``OWNED BY`` in that side's rows."""
+    rows = ctx.expected if side == "expected" else ctx.actual
+    short_table = _short(table)
+    for (kind, name), obj in rows.items():
+        if kind == "sequence definition" and str(obj.definition).endswith(
+                f"OWNED BY {short_table}.{column}") and _split(name)[0] == _split(table)[0]:
+            return name
+    return None
+
+
+def _column(d: Difference, ctx: FixContext) -> list[Step]:
     table, column = _split(d.name)
     if d.change == "unexpected":
-        return _comment(f"ALTER TABLE {table} DROP COLUMN {column};")
+        return [Step("column", [f"ALTER TABLE {table} DROP COLUMN {column};"], drop=True,
+                     destructive=True, touches=[d.name])]
     want = _column_parts(d.expected)
     if d.change == "missing":
         clause = f"ALTER TABLE {table} ADD COLUMN {column} {want['type']}"
         if want["collation"]:
             clause += f" COLLATE {want['collation']}"
         if want["generated"]:
-            return _comment(f"{clause} {want['generated']};  -- rewrites the table")
+            return [Step("column", [f"{clause} {want['generated']};"], destructive=True,
+                         note="rewrites the table")]
+        if want["identity"]:
+            sequence = _identity_sequence(ctx, table, column, "expected")
+            named = f" (SEQUENCE NAME {sequence})" if sequence else ""
+            return [Step("column", [f"{clause} NOT NULL GENERATED {want['identity']} AS "
+                                    f"IDENTITY{named};"], destructive=True,
+                         note="fills every row: rewrites the table")]
         if want["default"]:
             clause += f" DEFAULT {want['default']}"
         if want["notnull"] and not want["default"]:
-            return _comment(f"{clause} NOT NULL;  -- needs a value for existing rows")
-        return [clause + (" NOT NULL;" if want["notnull"] else ";")]
+            return [Step("column", [clause + " NOT NULL;"], destructive=True,
+                         note="needs a value for existing rows")]
+        return [Step("column", [clause + (" NOT NULL;" if want["notnull"] else ";")])]
     have = _column_parts(d.actual)
-    out: list[str] = []
-    for part in ("type", "collation", "generated"):
-        if want[part] != have[part]:
-            out += _comment(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {want['type']}"
-                            + (f" COLLATE {want['collation']}" if want["collation"] else "")
-                            + ";  -- rewrites the table under ACCESS EXCLUSIVE")
-            break
-    if want["default"] != have["default"]:
-        out.append(f"ALTER TABLE {table} ALTER COLUMN {column} "
-                   + (f"SET DEFAULT {want['default']};" if want["default"] else "DROP DEFAULT;"))
-    if want["notnull"] and not have["notnull"]:
-        check = f"{table.rsplit('.', 1)[-1]}_{column}_not_null"[:63]
-        out += [f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) "
-                "NOT VALID;",
-                f"ALTER TABLE {table} VALIDATE CONSTRAINT {check};",
-                f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;  -- uses the check",
-                f"ALTER TABLE {table} DROP CONSTRAINT {check};"]
-    elif have["notnull"] and not want["notnull"]:
-        out.append(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL;")
-    return out
+    steps: list[Step] = []
+    alter = f"ALTER TABLE {table} ALTER COLUMN {column}"
+    if have["identity"] and have["identity"] != want["identity"]:
+        steps.append(Step("column", [f"{alter} DROP IDENTITY;"], destructive=not want[
+            "identity"], note="its sequence goes with it"))
+    if (want["type"], want["collation"]) != (have["type"], have["collation"]):
+        collate = f" COLLATE {want['collation']}" if want["collation"] else ""
+        using = f" USING {column}::{want['type']}"
+        default_first = [f"{alter} DROP DEFAULT;"] if have["default"] else []
+        default_after = ([f"{alter} SET DEFAULT {want['default']};"]
+                         if have["default"] and want["default"] == have["default"] else [])
+        steps.append(Step("column", [*default_first, f"{alter} TYPE {want['type']}{collate}"
+                                     f"{using};", *default_after], destructive=True,
+                          touches=[d.name], note="rewrites the table under ACCESS EXCLUSIVE"))
+    if want["generated"] != have["generated"]:
+        steps.append(Step("column", [], destructive=True,
+                          note="a generated column's expression: drop and add it"))
+    elif want["default"] != have["default"] and not want["identity"]:
+        steps.append(Step("column", [f"{alter} " + (f"SET DEFAULT {want['default']};"
+                                                     if want["default"] else "DROP DEFAULT;")]))
+    elif have["default"] and want["identity"] and not have["identity"]:
+        steps.append(Step("column", [f"{alter} DROP DEFAULT;"]))
+    if want["notnull"] and not have["notnull"] and not have["identity"]:
+        check = _literal_ident(
+            f"{_short(table).strip(chr(34))}_{column.strip(chr(34))}_not_null"[:63])
+        steps.append(Step("column", [
+            f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) "
+            "NOT VALID;",
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {check};",
+            f"{alter} SET NOT NULL;",
+            f"ALTER TABLE {table} DROP CONSTRAINT {check};"], transaction=False,
+            note="through a validated CHECK: SET NOT NULL needs no scan then"))
+    elif have["notnull"] and not want["notnull"] and not want["identity"]:
+        steps.append(_drop_not_null(d, ctx, table, column))
+    if want["identity"] and have["identity"] != want["identity"]:
+        sequence = _identity_sequence(ctx, table, column, "expected")
+        named = f" (SEQUENCE NAME {sequence})" if sequence else ""
+        steps.append(Step("column", [f"{alter} ADD GENERATED {want['identity']} AS "
+                                     f"IDENTITY{named};"]))
+    return steps
 
 
-def _fix_view(d: Difference, partitioned: set[str],
-              constraint_indexes: set[tuple[str, str]]) -> list[str]:
-    if d.change == "unexpected":
-        return _comment(f"DROP VIEW {d.name};")
-    body = (d.expected or "").strip().rstrip(";")
-    return [f"CREATE OR REPLACE VIEW {d.name} AS", f"{body};"]
+def _literal_ident(text: str) -> str:
+    from psycopg import sql
+
+    return sql.Identifier(text).as_string(None)
 
 
-def _fix_trigger(d: Difference, partitioned: set[str],
-                 constraint_indexes: set[tuple[str, str]]) -> list[str]:
+def _drop_not_null(d: Difference, ctx: FixContext, table: str, column: str) -> Step:
+    """DROP NOT NULL cannot run while the column is in a primary key: the key's drop (an
+    unexpected constraint, destructive) runs first, or this waits for it."""
+    for (kind, name), obj in ctx.actual.items():
+        if (kind == "constraint" and _split(name)[0] == table
+                and str(obj.definition).startswith("PRIMARY KEY")
+                and column in re.findall(r'"[^"]+"|[^(), ]+',
+                                         str(obj.definition)[len("PRIMARY KEY "):])
+                and ctx.expected.get(("constraint", name)) is None and not ctx.destructive):
+            return Step("column", [f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT "
+                                       "NULL;"], destructive=True,
+                            note=f"after the primary key {_short(name)} is dropped")
+    return Step("column", [f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL;"])
+
+
+def _constraint(d: Difference, ctx: FixContext) -> list[Step]:
     table, name = _split(d.name)
+    if d.change == "renamed":
+        return [Step("constraint", [f"ALTER TABLE {table} RENAME CONSTRAINT "
+                                    f"{_split(d.actual or '')[1]} TO {name};"])]
     if d.change == "unexpected":
-        return _comment(f"DROP TRIGGER {name} ON {table};")
-    states = re.compile(r" \[(DISABLED|ENABLED REPLICA|ENABLED ALWAYS)\]$")
-    want, have = d.expected or "", d.actual or ""
-    if d.change == "different" and states.sub("", want) == states.sub("", have):
-        state = states.search(want)
-        verb = {"DISABLED": "DISABLE", "ENABLED REPLICA": "ENABLE REPLICA",
-                "ENABLED ALWAYS": "ENABLE ALWAYS"}.get(state.group(1) if state else "", "ENABLE")
-        return [f"ALTER TABLE {table} {verb} TRIGGER {name};"]
-    create = states.sub("", want) + ";"
+        return [Step("constraint", [f"ALTER TABLE {table} DROP CONSTRAINT {name};"],
+                     drop=True, destructive=True)]
+    definition = (d.expected or "").removesuffix(" NOT VALID")
+    not_valid = (d.expected or "").endswith(" NOT VALID")
+    if d.change == "different" and (d.actual or "") == definition + " NOT VALID":
+        return [Step("constraint", [f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};"])]
+    drop = [Step("constraint", [f"ALTER TABLE {table} DROP CONSTRAINT {name};"], drop=True,
+                 destructive=True)] if d.change == "different" else []
+    add = f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"
+    key = _KEY.match(definition)
+    if key:
+        columns = re.match(r"(?:PRIMARY KEY|UNIQUE) (\(.*\))$", definition)
+        if table in ctx.partitioned or not columns or d.change != "missing":
+            return [*drop, Step("constraint", [add + ";"], destructive=True,
+                                note="takes a long lock: plan it")]
+        from ..concurrent import build_concurrently
+
+        index_def = ctx.expected_of("index", f"{_split(table)[0]}.{name}")
+        build = (build_concurrently(_ATTACHED.sub("", index_def)) if index_def else
+                 f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} {columns.group(1)}")
+        return [Step("constraint", [
+            f"{build};",
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} {key.group(1)} USING INDEX {name};"],
+            transaction=False, note="its index built CONCURRENTLY first")]
+    if not re.match(r"(CHECK|FOREIGN KEY) ", definition):
+        return [*drop, Step("constraint", [add + ";"], destructive=True)]
+    # a CHECK or FOREIGN KEY replaced loses nothing: dropped and added back in one
+    # transaction, NOT VALID, then validated (SHARE UPDATE EXCLUSIVE only)
+    replace = [f"ALTER TABLE {table} DROP CONSTRAINT {name};"] if d.change == "different" else []
+    if table in ctx.partitioned:  # NOT VALID is not available on partitioned tables
+        return [Step("constraint", [*replace, add + ";"])]
+    if not_valid:
+        return [Step("constraint", [*replace, add + " NOT VALID;"])]
+    return [Step("constraint", [*replace, f"{add} NOT VALID;"]),
+            Step("constraint", [f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};"])]
+
+
+def _backs_constraint(ctx: FixContext, index: str, side: str) -> bool:
+    rows = ctx.expected if side == "expected" else ctx.actual
+    schema, short = _split(index)
+    return any(kind == "constraint" and _split(name)[1] == short
+               and _split(_split(name)[0])[0] == schema and _KEY.match(str(obj.definition))
+               for (kind, name), obj in rows.items())
+
+
+def _index(d: Difference, ctx: FixContext) -> list[Step]:
+    short = _short(d.name)
+    if d.change == "renamed":
+        if _backs_constraint(ctx, d.name, "expected"):
+            return []  # renamed with its constraint (RENAME CONSTRAINT renames the index)
+        return [Step("index", [f"ALTER INDEX {d.actual} RENAME TO {short};"])]
+    partitioned = " ON ONLY " in (d.expected or d.actual or "")
+    if d.change == "unexpected":
+        if _ATTACHED.search(d.actual or ""):
+            return []  # goes with its parent index
+        if _backs_constraint(ctx, d.name, "actual"):
+            return []  # goes with its constraint
+        verb = "DROP INDEX" if partitioned else "DROP INDEX CONCURRENTLY"
+        return [Step("index", [f"{verb} {d.name};"], drop=True, destructive=True,
+                     transaction=partitioned)]
+    if _backs_constraint(ctx, d.name, "expected"):
+        return []  # created with its constraint
+    if _ATTACHED.search(d.expected or "") and d.change == "missing":
+        parent = _ATTACHED.search(d.expected or "")
+        assert parent is not None
+        if ("index", parent.group(1)) not in ctx.actual:
+            return []  # comes with its parent index
+    definition = _ATTACHED.sub("", d.expected or "").removesuffix(" INVALID")
+    if partitioned:
+        create = Step("index", [definition.replace(" ON ONLY ", " ON ", 1) + ";"],
+                      destructive=True, note="a partitioned index: built on every partition "
+                      "under lock (a `-- transactional: false` migration builds it per "
+                      "partition)")
+    else:
+        from ..concurrent import build_concurrently
+
+        create = Step("index", [build_concurrently(definition) + ";"], transaction=False)
     if d.change == "missing":
         return [create]
-    return ["BEGIN;", f"DROP TRIGGER {name} ON {table};", create, "COMMIT;"]
+    if partitioned:
+        return [Step("index", [f"DROP INDEX IF EXISTS {d.name};"], drop=True,
+                     destructive=True), create]
+    # built again beside the old one, which serves queries until the swap
+    from ..concurrent import build_concurrently
+
+    fresh = _literal_ident(f"{short.strip(chr(34))}_rebuilt"[:63])
+    schema = _split(d.name)[0]
+    renamed = re.sub(rf"INDEX {re.escape(short)} ON", f"INDEX {fresh} ON", definition, count=1)
+    return [Step("index", [f"DROP INDEX CONCURRENTLY IF EXISTS {schema}.{fresh};",
+                           build_concurrently(renamed) + ";",
+                           f"DROP INDEX CONCURRENTLY {d.name};",
+                           f"ALTER INDEX {schema}.{fresh} RENAME TO {short};"],
+                 transaction=False, note="built again beside the old one, then swapped")]
 
 
-def _fix_function(d: Difference, partitioned: set[str],
-                  constraint_indexes: set[tuple[str, str]]) -> list[str]:
+def _view(d: Difference, ctx: FixContext) -> list[Step]:
+    kind = d.kind
     if d.change == "unexpected":
-        return _comment(f"DROP {d.kind.upper()} {d.name};")
-    return [(d.expected or "").rstrip() + ";"]
-
-
-def _fix_schema(d: Difference, partitioned: set[str],
-                constraint_indexes: set[tuple[str, str]]) -> list[str]:
+        return [Step(kind, [f"DROP {kind.upper()} IF EXISTS {d.name};"], drop=True,
+                     destructive=True, touches=[d.name])]
     if d.change == "missing":
-        return [f"CREATE SCHEMA {d.name};"]
-    return _comment(f"DROP SCHEMA {d.name};")
+        definition = ctx.expected_of(f"{kind} definition", d.name) or ""
+        return [Step(kind, [f"CREATE {kind.upper()} {d.name} AS",
+                            definition.strip().rstrip(";") + ";"])]
+    return []
 
 
-def _fix_extension(d: Difference, partitioned: set[str],
-                   constraint_indexes: set[tuple[str, str]]) -> list[str]:
-    match = re.match(r"VERSION (\S+) SCHEMA (\S+)", d.expected or "")
-    if d.change == "unexpected" or not match:
-        return _comment(f"DROP EXTENSION {d.name};")
+def _view_definition(d: Difference, ctx: FixContext) -> list[Step]:
+    kind = d.kind.removesuffix(" definition")
+    if d.change != "different":
+        return []  # the view's own missing/unexpected row says it
+    body = (d.expected or "").strip().rstrip(";")
+    if kind == "view" and _same_columns(ctx, d.object):
+        return [Step(kind, [f"CREATE OR REPLACE VIEW {d.name} AS", body + ";"])]
+    # CREATE OR REPLACE cannot rename, drop or retype a column: dropped and created again
+    # around the changes, with the views that read it (``touches`` its own name)
+    return [Step(kind, [], touches=[d.name])]
+
+
+def _same_columns(ctx: FixContext, view: str) -> bool:
+    want = {(o.name, o.definition) for o in ctx.expected_named("column", view + ".")}
+    have = {(o.name, o.definition) for o in ctx.actual_named("column", view + ".")}
+    return want == have
+
+
+def _trigger(d: Difference, ctx: FixContext) -> list[Step]:
+    table, name = _split(d.name)
+    if d.change == "unexpected":
+        return [Step("trigger", [f"DROP TRIGGER {name} ON {table};"], drop=True,
+                     destructive=True)]
+    states = re.compile(r" \[(DISABLED|ENABLED REPLICA|ENABLED ALWAYS)\]$")
+    want, have = d.expected or "", d.actual or ""
+    state = states.search(want)
+    verb = {"DISABLED": "DISABLE", "ENABLED REPLICA": "ENABLE REPLICA",
+            "ENABLED ALWAYS": "ENABLE ALWAYS"}.get(state.group(1) if state else "", "")
+    enable = [f"ALTER TABLE {table} {verb} TRIGGER {name};"] if verb else []
+    if d.change == "different" and states.sub("", want) == states.sub("", have):
+        return [Step("trigger", [f"ALTER TABLE {table} {verb or 'ENABLE'} TRIGGER {name};"])]
+    create = states.sub("", want) + ";"
     if d.change == "missing":
-        return [f"CREATE EXTENSION IF NOT EXISTS {d.name} WITH SCHEMA {match.group(2)} "
-                f"VERSION '{match.group(1)}';"]
-    return [f"ALTER EXTENSION {d.name} UPDATE TO '{match.group(1)}';"]
+        return [Step("trigger", [create, *enable])]
+    return [Step("trigger", [f"DROP TRIGGER {name} ON {table};", create, *enable])]
+
+
+def _function(d: Difference, ctx: FixContext) -> list[Step]:
+    kind = d.kind
+    if d.change == "unexpected":
+        return [Step("function", [f"DROP {kind.upper()} {d.name};"], drop=True,
+                     destructive=True, touches=[d.name])]
+    create = (d.expected or "").rstrip().rstrip(";") + ";"
+    if d.change == "missing":
+        return [Step("function", [create])]
+    if _head(d.expected) == _head(d.actual):
+        return [Step("function", [create])]
+    # another return type or argument names: CREATE OR REPLACE refuses
+    return [Step("function", [f"DROP {kind.upper()} {d.name};", create], destructive=True,
+                 touches=[d.name], note="its return type or argument names changed")]
+
+
+def _head(definition: str | None) -> str:
+    """A function definition's name, arguments and RETURNS lines."""
+    return "\n".join((definition or "").splitlines()[:2])
+
+
+def _sequence(d: Difference, ctx: FixContext) -> list[Step]:
+    owned = _owner_of(ctx, d.name, "expected" if d.change == "missing" else "actual")
+    if owned is not None and _is_identity(ctx, owned, "expected" if d.change == "missing"
+                                          else "actual"):
+        return []  # an identity's sequence comes and goes with the identity
+    if d.change == "unexpected":
+        return [Step("sequence", [f"DROP SEQUENCE {d.name};"], drop=True, destructive=True,
+                     touches=[d.name])]
+    definition = ctx.expected_of("sequence definition", d.name) or ""
+    options = re.sub(r" OWNED BY .*$", "", definition)
+    steps = [Step("sequence", [f"CREATE SEQUENCE {d.name} {options};"])]
+    if owned is not None:
+        steps.append(Step("sequence owner", [f"ALTER SEQUENCE {d.name} OWNED BY {owned};"]))
+    return steps
+
+
+def _owner_of(ctx: FixContext, sequence: str, side: str) -> str | None:
+    rows = ctx.expected if side == "expected" else ctx.actual
+    found = rows.get(("sequence definition", sequence))
+    match = re.search(r" OWNED BY (.+)$", str(found.definition)) if found else None
+    if match is None:
+        return None
+    return f"{_split(sequence)[0]}.{match.group(1)}"
+
+
+def _is_identity(ctx: FixContext, column: str, side: str) -> bool:
+    definition = (ctx.expected_of if side == "expected" else ctx.actual_of)("column", column)
+    return definition is not None and bool(_column_parts(definition)["identity"])
+
+
+def _sequence_definition(d: Difference, ctx: FixContext) -> list[Step]:
+    if d.change != "different":
+        return []  # the sequence's own row says it
+    want = re.sub(r" OWNED BY .*$", "", d.expected or "")
+    out = [f"ALTER SEQUENCE {d.name} {want}"
+           + ("" if " CYCLE" in want else " NO CYCLE") + ";"]
+    owner = re.search(r" OWNED BY (.+)$", d.expected or "")
+    if owner:
+        out.append(f"ALTER SEQUENCE {d.name} OWNED BY {_split(d.name)[0]}.{owner.group(1)};")
+    elif " OWNED BY " in (d.actual or ""):
+        out.append(f"ALTER SEQUENCE {d.name} OWNED BY NONE;")
+    return [Step("sequence owner", out)]
