@@ -10,6 +10,11 @@ from .model import Difference
 
 def online_owned(conn: Any) -> dict[str, list[str]]:
     """What an online migration in progress added (docs/online.md): not drift."""
+    from ..migrate.model import ONLINE_STATE
+
+    row = conn.execute("SELECT to_regclass(%s)", (ONLINE_STATE,)).fetchone()
+    if row is None or row[0] is None:  # never ran an online migration: no engine import
+        return {}
     from ..migrate import online
 
     state = online.active(conn)
