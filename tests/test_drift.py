@@ -56,19 +56,35 @@ def test_there_are_enough_scenarios() -> None:
     assert len(CASES) >= 25
 
 
+def scenario_migration(folder: Path, db: Target, tmp_path: Path) -> list[Path]:
+    """A scenario's ``migration.sql`` (if any), applied to ``db`` as one more migration so
+    the expected schema has it too: the extra migration folders to compare with."""
+    migration = folder / "migration.sql"
+    if not migration.is_file():
+        return []
+    extra = tmp_path / "migrations"
+    extra.mkdir()
+    (extra / f"1001_{folder.name}.sql").write_text(
+        f"-- depends: {SHIPPED[-1]}\n" + migration.read_text())
+    migrate.migrate(db, extra_dirs=[extra])
+    return [extra]
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_scenario(case: str, db: Target) -> None:
+def test_scenario(case: str, db: Target, tmp_path: Path) -> None:
     folder = SCENARIOS / case
     expected = json.loads((folder / "expected.json").read_text())
+    options = {"extra_dirs": scenario_migration(folder, db, tmp_path),
+               **expected.get("options", {})}
     execute_script(db, (folder / "setup.sql").read_text())
 
-    report = report_of(db)
+    report = report_of(db, **options)
 
     assert summary(report) == expected["differences"]
     assert report.in_sync == (expected["differences"] == [])
     if expected["fixed_by_sql"]:
         execute_script(db, fix_sql(report))
-        after = report_of(db)
+        after = report_of(db, **options)
         assert summary(after) == [], fix_sql(report)
 
 

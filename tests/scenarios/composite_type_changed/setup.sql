@@ -1,0 +1,1 @@
+ALTER TYPE address DROP ATTRIBUTE zip, ADD ATTRIBUTE country text, ADD ATTRIBUTE zip varchar(12);

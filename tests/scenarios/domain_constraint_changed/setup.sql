@@ -1,0 +1,2 @@
+ALTER DOMAIN email DROP CONSTRAINT email_has_at;
+ALTER DOMAIN email ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%_@_%');

@@ -1,0 +1,1 @@
+ALTER TABLE course_audit NO INHERIT audit_base;

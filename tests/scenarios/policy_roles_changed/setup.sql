@@ -1,0 +1,1 @@
+ALTER POLICY active_courses ON courses TO PUBLIC;

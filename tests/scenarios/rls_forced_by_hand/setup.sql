@@ -1,0 +1,1 @@
+ALTER TABLE course_modules FORCE ROW LEVEL SECURITY;
