@@ -1,0 +1,3 @@
+ALTER TABLE assessment_submissions
+    DROP CONSTRAINT assessment_submissions_status_check,
+    ADD CONSTRAINT assessment_submissions_status_check CHECK (status IN ('submitted', 'graded', 'returned', 'late'));

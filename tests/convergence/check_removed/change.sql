@@ -1,0 +1,1 @@
+ALTER TABLE assessment_submissions DROP CONSTRAINT assessment_submissions_status_check;

@@ -1,0 +1,1 @@
+ALTER TABLE assessment_submissions RENAME CONSTRAINT assessment_submissions_status_check TO submissions_status_check;

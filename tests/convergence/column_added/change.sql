@@ -1,0 +1,1 @@
+ALTER TABLE assessments ADD COLUMN weight numeric(4,2);

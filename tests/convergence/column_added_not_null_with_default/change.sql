@@ -1,0 +1,1 @@
+ALTER TABLE assessments ADD COLUMN max_attempts integer NOT NULL DEFAULT 3;

@@ -1,0 +1,1 @@
+ALTER TABLE course_modules ALTER COLUMN title TYPE varchar(255) COLLATE "C";

@@ -1,0 +1,1 @@
+ALTER TABLE assessments ALTER COLUMN is_graded SET DEFAULT false;

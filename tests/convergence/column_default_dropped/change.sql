@@ -1,0 +1,1 @@
+ALTER TABLE course_modules ALTER COLUMN is_required DROP DEFAULT;

@@ -1,0 +1,1 @@
+ALTER TABLE courses ALTER COLUMN search_vector DROP EXPRESSION;

@@ -1,0 +1,1 @@
+ALTER TABLE assessments ALTER COLUMN passing_score SET NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE assessments RENAME COLUMN passing_score TO pass_mark;

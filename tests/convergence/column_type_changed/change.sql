@@ -1,0 +1,1 @@
+ALTER TABLE assessments ALTER COLUMN total_points TYPE bigint;

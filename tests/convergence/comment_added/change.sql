@@ -1,0 +1,1 @@
+COMMENT ON TABLE courses IS 'The catalogue';

@@ -1,0 +1,1 @@
+COMMENT ON COLUMN courses.grade IS 'School grade, 7 to 9';

@@ -1,0 +1,1 @@
+COMMENT ON COLUMN courses.grade IS 'Grade 7, 8 or 9';

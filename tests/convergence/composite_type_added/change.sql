@@ -1,0 +1,1 @@
+CREATE TYPE grade_range AS (low integer, high integer);

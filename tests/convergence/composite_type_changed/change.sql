@@ -1,0 +1,1 @@
+ALTER TYPE grade_range ADD ATTRIBUTE label text;

@@ -1,0 +1,1 @@
+ALTER TABLE assessments ALTER COLUMN description SET COMPRESSION lz4;

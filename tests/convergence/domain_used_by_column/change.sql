@@ -1,0 +1,1 @@
+ALTER TABLE module_progress ALTER COLUMN score TYPE percentage;

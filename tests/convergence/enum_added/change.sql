@@ -1,0 +1,1 @@
+CREATE TYPE course_level AS ENUM ('beginner', 'intermediate', 'advanced');

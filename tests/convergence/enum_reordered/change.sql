@@ -1,0 +1,2 @@
+DROP TYPE course_level;
+CREATE TYPE course_level AS ENUM ('advanced', 'intermediate', 'beginner');

@@ -1,0 +1,1 @@
+ALTER TYPE course_level ADD VALUE 'expert';

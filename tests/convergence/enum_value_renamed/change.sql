@@ -1,0 +1,1 @@
+ALTER TYPE course_level RENAME VALUE 'beginner' TO 'novice';

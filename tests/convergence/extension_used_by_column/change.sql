@@ -1,0 +1,2 @@
+CREATE EXTENSION citext;
+ALTER TABLE course_modules ALTER COLUMN module_type TYPE citext;

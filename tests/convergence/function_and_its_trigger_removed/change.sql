@@ -1,0 +1,2 @@
+DROP TRIGGER users_keep_id ON users;
+DROP FUNCTION watoto_users_keep_id();

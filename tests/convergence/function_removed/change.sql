@@ -1,0 +1,1 @@
+DROP FUNCTION course_title(integer);

@@ -1,0 +1,1 @@
+CREATE INDEX idx_assessments_title ON assessments (title);

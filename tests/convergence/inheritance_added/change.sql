@@ -1,0 +1,1 @@
+ALTER TABLE course_notes_archive INHERIT course_notes;

@@ -1,0 +1,1 @@
+ALTER TABLE enrollments DETACH PARTITION enrollments_2024;

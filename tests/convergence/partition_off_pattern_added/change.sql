@@ -1,0 +1,2 @@
+CREATE TABLE enrollments_2030_h1 PARTITION OF enrollments
+    FOR VALUES FROM ('2030-01-01') TO ('2030-07-01');

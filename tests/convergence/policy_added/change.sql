@@ -1,0 +1,2 @@
+CREATE POLICY assessments_graded ON assessments
+    FOR SELECT USING (is_graded);

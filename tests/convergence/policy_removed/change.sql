@@ -1,0 +1,1 @@
+DROP POLICY assessments_graded ON assessments;

@@ -1,0 +1,1 @@
+ALTER TABLE module_progress DROP CONSTRAINT module_progress_pkey;

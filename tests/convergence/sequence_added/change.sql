@@ -1,0 +1,1 @@
+CREATE SEQUENCE certificate_numbers START 1000;

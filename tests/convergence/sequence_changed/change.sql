@@ -1,0 +1,1 @@
+ALTER SEQUENCE assessments_id_seq INCREMENT BY 10 CACHE 5;

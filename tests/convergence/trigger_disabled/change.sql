@@ -1,0 +1,1 @@
+ALTER TABLE courses DISABLE TRIGGER courses_set_updated_at;

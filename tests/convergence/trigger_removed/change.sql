@@ -1,0 +1,1 @@
+DROP TRIGGER courses_set_updated_at ON courses;

@@ -1,0 +1,1 @@
+ALTER TABLE user_email_keys RENAME CONSTRAINT user_email_keys_user_id_key TO user_email_keys_user_key;

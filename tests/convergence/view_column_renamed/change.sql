@@ -1,0 +1,16 @@
+DROP VIEW student_progress;
+CREATE VIEW student_progress AS
+SELECT
+    u.id AS student_id,
+    u.first_name,
+    u.last_name,
+    c.id AS course_id,
+    c.title AS title,
+    c.grade,
+    e.progress_percentage,
+    e.status,
+    e.enrolled_at
+FROM users u
+JOIN enrollments e ON u.id = e.student_id
+JOIN courses c ON e.course_id = c.id
+WHERE u.role = 'student';
