@@ -102,9 +102,11 @@ def fix_sql(report: DriftReport, destructive: bool = False) -> str:
     depth = _view_depths(ctx, [d.name for d, s in steps if s.kind in _VIEWS and not s.drop])
     drops = sorted((p for p in steps if p[1].drop), key=lambda p: (
         -_rank(p[1].kind), _drop_rank(p[1]), p[0].name))
+    early = [p for p in drops if p[1].kind not in _BASE]
+    late = [p for p in drops if p[1].kind in _BASE]
     changes = sorted((p for p in steps if not p[1].drop), key=lambda p: (
         _rank(p[1].kind), _create_rank(p[0]), depth.get(p[0].name, 0), p[0].name))
-    for d, step in drops + changes:
+    for d, step in early + changes + late:
         if step.sql or step.unfixable or step.destructive or step.note:
             lines += _render(d, step, destructive)
     if around:
@@ -120,6 +122,9 @@ def fix_sql(report: DriftReport, destructive: bool = False) -> str:
 
 
 _VIEWS = ("view", "materialized view")
+# Dropped after the changes: a column's type, collation or default may still use them
+# until its change has run.
+_BASE = ("schema", "extension", "collation", "type", "sequence", "function")
 
 
 def _rank(kind: str) -> int:
@@ -229,6 +234,12 @@ def _relevant(report: DriftReport, ctx: FixContext) -> Iterable[Difference]:
                           if d.change == "missing" and d.kind == "partition"}
     extra_partitions = {d.name for d in report.differences
                         if d.change == "unexpected" and d.kind == "partition"}
+    extra_tables = {d.name for d in report.differences
+                    if d.change == "unexpected" and d.kind == "table"}
+    # a plain table to attach as a partition, a partition to detach as a plain table: its
+    # columns are the parent's on one side and its own on the other
+    attached = {n for n in missing_partitions if ("table", n) in ctx.actual}
+    detached = {n for n in extra_partitions if ("table", n) in ctx.expected}
     for d in report.differences:
         if d.kind == "column" and d.object in missing_tables and d.change == "missing":
             continue  # created with its table
@@ -236,6 +247,14 @@ def _relevant(report: DriftReport, ctx: FixContext) -> Iterable[Difference]:
             continue  # created as a partition
         if d.kind == "table" and d.change == "unexpected" and d.name in extra_partitions:
             continue  # dropped as a partition
+        if d.object in extra_tables and d.kind in ("column", "constraint", "index",
+                                                   "trigger", "policy", "row level security",
+                                                   "inherits") and d.name != d.object:
+            continue  # goes with its table
+        if d.kind == "column" and d.object in attached | detached:
+            continue  # the partition's columns are its parent's
+        if d.kind in ("constraint", "index", "trigger") and d.object in detached:
+            continue  # a detached partition keeps its own copies
         if d.kind in ("index", "constraint", "trigger") and d.object in missing_partitions:
             continue  # a partition gets its parent's from ATTACH
         if d.kind == "column" and (ctx.report.relations.get(d.object) in _VIEWS
@@ -263,10 +282,8 @@ def _handlers() -> dict[str, Handler]:
         "function": _function, "procedure": _function, "sequence": _sequence,
         "sequence definition": _sequence_definition, "migration": _migration,
     }
-    try:
-        from .fix_kinds import HANDLERS
-    except ImportError:  # pragma: no cover - the kinds module is optional
-        return handlers
+    from .fix_kinds import HANDLERS
+
     return {**handlers, **HANDLERS}
 
 
@@ -302,7 +319,12 @@ def _extension(d: Difference, ctx: FixContext) -> list[Step]:
 
 def _table(d: Difference, ctx: FixContext) -> list[Step]:
     if d.change == "unexpected":
-        return [Step("table", [f"DROP TABLE {d.name};"], drop=True, destructive=True,
+        keep = [f"ALTER SEQUENCE {name} OWNED BY NONE;"  # the expected schema uses them
+                for (kind, name), obj in ctx.actual.items()
+                if kind == "sequence definition" and ("sequence", name) in ctx.expected
+                and _owner_of(ctx, name, "actual") is not None
+                and _split(str(_owner_of(ctx, name, "actual")))[0] == d.name]
+        return [Step("table", [*keep, f"DROP TABLE {d.name};"], drop=True, destructive=True,
                      touches=[d.name])]
     if d.change == "missing":
         columns = sorted(ctx.expected_named("column", d.name + "."), key=lambda o: o.name)
@@ -339,10 +361,17 @@ def _column_sql(definition: str) -> str:
 
 def _partition(d: Difference, ctx: FixContext) -> list[Step]:
     parent = d.object
+    detach = f"ALTER TABLE {parent} DETACH PARTITION {d.name};"
     if d.change == "unexpected":
-        return [Step("partition", [f"DROP TABLE {d.name};"], drop=True, destructive=True,
-                     touches=[d.name])]
+        if ("table", d.name) in ctx.expected:  # a plain table of its own there
+            return [Step("partition", [detach], drop=True)]
+        # detached first: a foreign key to the parent has a row per partition
+        return [Step("partition", [detach, f"DROP TABLE {d.name};"], drop=True,
+                     destructive=True, touches=[d.name])]
     if d.change == "missing":
+        if ("table", d.name) in ctx.actual:  # there as a plain table: attach it
+            return [Step("partition", [f"ALTER TABLE {parent} ATTACH PARTITION {d.name} "
+                                       f"{d.expected};"], note="scans it under lock")]
         return [Step("partition", [f"CREATE TABLE {d.name} PARTITION OF {parent} "
                                    f"{d.expected};"])]
     return [Step("partition", [f"ALTER TABLE {parent} DETACH PARTITION {d.name};",
@@ -363,8 +392,18 @@ def _identity_sequence(ctx: FixContext, table: str, column: str, side: str) -> s
 
 
 def _column(d: Difference, ctx: FixContext) -> list[Step]:
+    """A column's type, collation, default, NOT NULL, identity and generation here; its
+    storage, compression and inheritance in ``fix_kinds.column_steps``."""
+    from .fix_kinds import column_steps
+
+    return _column_own(d, ctx) + column_steps(d, ctx)
+
+
+def _column_own(d: Difference, ctx: FixContext) -> list[Step]:
     table, column = _split(d.name)
     if d.change == "unexpected":
+        if _column_parts(d.actual)["inherited"] == "INHERITED":
+            return []  # a parent's column: goes with the inheritance (the inherits step)
         return [Step("column", [f"ALTER TABLE {table} DROP COLUMN {column};"], drop=True,
                      destructive=True, touches=[d.name])]
     want = _column_parts(d.expected)
@@ -390,9 +429,25 @@ def _column(d: Difference, ctx: FixContext) -> list[Step]:
     have = _column_parts(d.actual)
     steps: list[Step] = []
     alter = f"ALTER TABLE {table} ALTER COLUMN {column}"
-    if have["identity"] and have["identity"] != want["identity"]:
-        steps.append(Step("column", [f"{alter} DROP IDENTITY;"], destructive=not want[
-            "identity"], note="its sequence goes with it"))
+    if want["generated"] and want["generated"] != have["generated"]:
+        # the column's indexes go with it: made again (the table is locked already)
+        indexes = [_ATTACHED.sub("", str(o.definition)) + ";"
+                   for o in ctx.expected_named("index", _split(table)[0] + ".")
+                   if re.search(rf" ON (?:ONLY )?{re.escape(table)} USING .*\b"
+                                rf"{re.escape(column)}\b", str(o.definition))
+                   and not _ATTACHED.search(str(o.definition))]
+        return [Step("column", [f"ALTER TABLE {table} DROP COLUMN {column};",
+                                f"ALTER TABLE {table} ADD COLUMN {column} "
+                                f"{_column_sql(str(d.expected))};", *indexes],
+                     destructive=True, touches=[d.name],
+                     note="a generated column is dropped and added again: rewrites the table")]
+    if have["generated"] and not want["generated"]:
+        steps.append(Step("column", [f"{alter} DROP EXPRESSION;"],
+                          note="its values stay, computed no more"))
+    if have["identity"] and want["identity"] and have["identity"] != want["identity"]:
+        steps.append(Step("column", [f"{alter} SET GENERATED {want['identity']};"]))
+    elif have["identity"] and not want["identity"]:
+        steps.append(_identity_to_sequence(ctx, table, column, alter))
     if (want["type"], want["collation"]) != (have["type"], have["collation"]):
         collate = f" COLLATE {want['collation']}" if want["collation"] else ""
         using = f" USING {column}::{want['type']}"
@@ -402,10 +457,7 @@ def _column(d: Difference, ctx: FixContext) -> list[Step]:
         steps.append(Step("column", [*default_first, f"{alter} TYPE {want['type']}{collate}"
                                      f"{using};", *default_after], destructive=True,
                           touches=[d.name], note="rewrites the table under ACCESS EXCLUSIVE"))
-    if want["generated"] != have["generated"]:
-        steps.append(Step("column", [], destructive=True,
-                          note="a generated column's expression: drop and add it"))
-    elif want["default"] != have["default"] and not want["identity"]:
+    if want["default"] != have["default"] and not want["identity"]:
         steps.append(Step("column", [f"{alter} " + (f"SET DEFAULT {want['default']};"
                                                      if want["default"] else "DROP DEFAULT;")]))
     elif have["default"] and want["identity"] and not have["identity"]:
@@ -422,12 +474,38 @@ def _column(d: Difference, ctx: FixContext) -> list[Step]:
             note="through a validated CHECK: SET NOT NULL needs no scan then"))
     elif have["notnull"] and not want["notnull"] and not want["identity"]:
         steps.append(_drop_not_null(d, ctx, table, column))
-    if want["identity"] and have["identity"] != want["identity"]:
+    if want["identity"] and not have["identity"]:
         sequence = _identity_sequence(ctx, table, column, "expected")
         named = f" (SEQUENCE NAME {sequence})" if sequence else ""
-        steps.append(Step("column", [f"{alter} ADD GENERATED {want['identity']} AS "
-                                     f"IDENTITY{named};"]))
+        # a serial's sequence of that name makes way (its position carried over)
+        serial = sequence is not None and ("sequence", sequence) in ctx.actual
+        steps.append(Step("column", [
+            *([f"DROP SEQUENCE {sequence};"] if serial else []),
+            f"{alter} ADD GENERATED {want['identity']} AS IDENTITY{named};",
+            *([_continue(sequence, table, column)] if serial and sequence else [])],
+            note="the serial's sequence replaced by the identity's" if serial else None))
     return steps
+
+
+def _continue(sequence: str, table: str, column: str) -> str:
+    """Set a new sequence past the column's values, so inserts go on without a clash."""
+    return (f"SELECT setval({_literal(sequence)}, coalesce(max({column}), 0) + 1, false) "
+            f"FROM {table};")
+
+
+def _identity_to_sequence(ctx: FixContext, table: str, column: str, alter: str) -> Step:
+    """DROP IDENTITY takes its sequence: when the expected schema has a plain sequence of
+    that name (a serial), it is made again and set past the column's values."""
+    sequence = _identity_sequence(ctx, table, column, "actual")
+    definition = ctx.expected_of("sequence definition", sequence) if sequence else None
+    if sequence is None or definition is None:
+        return Step("column", [f"{alter} DROP IDENTITY;"], destructive=True,
+                    note="its sequence goes with it")
+    options = re.sub(r" OWNED BY .*$", "", definition)
+    return Step("column", [f"{alter} DROP IDENTITY;", f"CREATE SEQUENCE {sequence} {options};",
+                           f"ALTER SEQUENCE {sequence} OWNED BY {table}.{column};",
+                           _continue(sequence, table, column)],
+                note="the identity's sequence becomes a plain one")
 
 
 def _literal_ident(text: str) -> str:
@@ -457,8 +535,17 @@ def _constraint(d: Difference, ctx: FixContext) -> list[Step]:
         return [Step("constraint", [f"ALTER TABLE {table} RENAME CONSTRAINT "
                                     f"{_split(d.actual or '')[1]} TO {name};"])]
     if d.change == "unexpected":
-        return [Step("constraint", [f"ALTER TABLE {table} DROP CONSTRAINT {name};"],
-                     drop=True, destructive=True)]
+        steps = [Step("constraint", [f"ALTER TABLE {table} DROP CONSTRAINT {name};"],
+                      drop=True, destructive=True)]
+        index = f"{_split(table)[0]}.{name}"
+        plain = ctx.expected_of("index", index)
+        if plain is not None and ctx.actual_of("index", index) == plain:
+            from ..concurrent import build_concurrently
+
+            # the expected schema keeps a plain index of the key's name: made again
+            steps.append(Step("index", [build_concurrently(_ATTACHED.sub("", plain)) + ";"],
+                              transaction=False, destructive=True))
+        return steps
     definition = (d.expected or "").removesuffix(" NOT VALID")
     not_valid = (d.expected or "").endswith(" NOT VALID")
     if d.change == "different" and (d.actual or "") == definition + " NOT VALID":
@@ -474,11 +561,14 @@ def _constraint(d: Difference, ctx: FixContext) -> list[Step]:
                                 note="takes a long lock: plan it")]
         from ..concurrent import build_concurrently
 
-        index_def = ctx.expected_of("index", f"{_split(table)[0]}.{name}")
+        index = f"{_split(table)[0]}.{name}"
+        index_def = ctx.expected_of("index", index)
         build = (build_concurrently(_ATTACHED.sub("", index_def)) if index_def else
                  f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} {columns.group(1)}")
+        if index_def is not None and ctx.actual_of("index", index) == index_def:
+            build = f"-- its index {name} is there already"  # a plain index of that name
         return [Step("constraint", [
-            f"{build};",
+            f"{build};" if not build.startswith("--") else build,
             f"ALTER TABLE {table} ADD CONSTRAINT {name} {key.group(1)} USING INDEX {name};"],
             transaction=False, note="its index built CONCURRENTLY first")]
     if not re.match(r"(CHECK|FOREIGN KEY) ", definition):
@@ -503,6 +593,15 @@ def _backs_constraint(ctx: FixContext, index: str, side: str) -> bool:
 
 
 def _index(d: Difference, ctx: FixContext) -> list[Step]:
+    steps = _index_steps(d, ctx)
+    if _live_kind(ctx, d.object) == "materialized view" or ctx.expected_of(
+            "materialized view", d.object) is not None:
+        for step in steps:  # after the materialized view is made, before it goes
+            step.kind = "view index"
+    return steps
+
+
+def _index_steps(d: Difference, ctx: FixContext) -> list[Step]:
     short = _short(d.name)
     if d.change == "renamed":
         if _backs_constraint(ctx, d.name, "expected"):
@@ -536,6 +635,9 @@ def _index(d: Difference, ctx: FixContext) -> list[Step]:
         create = Step("index", [build_concurrently(definition) + ";"], transaction=False)
     if d.change == "missing":
         return [create]
+    on = re.search(r" ON (?:ONLY )?(\S+) USING ", d.actual or "")
+    if on and ("table", on.group(1)) in ctx.actual and ("table", on.group(1)) not in ctx.expected:
+        return [create]  # the live one is on a table that goes: it goes with it
     if partitioned:
         return [Step("index", [f"DROP INDEX IF EXISTS {d.name};"], drop=True,
                      destructive=True), create]
@@ -622,13 +724,16 @@ def _head(definition: str | None) -> str:
 
 
 def _sequence(d: Difference, ctx: FixContext) -> list[Step]:
+    if d.change == "different":  # persistence (a table SET UNLOGGED takes its sequences)
+        verb = "SET UNLOGGED" if (d.expected or "").startswith("UNLOGGED") else "SET LOGGED"
+        return [Step("sequence", [f"ALTER SEQUENCE {d.name} {verb};"])]
     owned = _owner_of(ctx, d.name, "expected" if d.change == "missing" else "actual")
     if owned is not None and _is_identity(ctx, owned, "expected" if d.change == "missing"
                                           else "actual"):
         return []  # an identity's sequence comes and goes with the identity
     if d.change == "unexpected":
-        return [Step("sequence", [f"DROP SEQUENCE {d.name};"], drop=True, destructive=True,
-                     touches=[d.name])]
+        return [Step("sequence", [f"DROP SEQUENCE IF EXISTS {d.name};"], drop=True,
+                     destructive=True, touches=[d.name])]
     definition = ctx.expected_of("sequence definition", d.name) or ""
     options = re.sub(r" OWNED BY .*$", "", definition)
     steps = [Step("sequence", [f"CREATE SEQUENCE {d.name} {options};"])]

@@ -20,7 +20,8 @@ from .model import Difference, DriftReport
 # Creates and changes run in this order; drops in the reverse one.
 ORDER = ["schema", "extension", "collation", "type", "sequence", "function", "table",
          "partition", "column", "constraint", "index", "sequence owner", "view",
-         "materialized view", "trigger", "rls", "policy", "privilege", "comment"]
+         "materialized view", "view index", "trigger", "rls", "policy", "privilege",
+         "comment"]
 
 
 @dataclass
