@@ -47,11 +47,7 @@ WAYS = ("drifted", "behind")
 
 # case, or case:way -> why it fails today (the psql error or what is left). Remove an entry
 # when its case passes: the marks are strict.
-KNOWN_FAILURES: dict[str, str] = {
-    "chain_enum_under_function_and_views_changed":
-        "the enum is made again (RENAME, CREATE, DROP old) with function level_of and view "
-        "course_levels still on it: cannot drop type course_level_drift_old",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _params() -> Iterator[Any]:

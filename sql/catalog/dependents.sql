@@ -1,8 +1,9 @@
--- Which views and materialized views depend on what (through their rewrite rules), as
--- (referenced, dependent view, dependent kind): the referenced object is a relation
--- (table, view, sequence) by qualified name, a column as relation.column, a function by
--- its identity signature, or a type by its qualified name. The fix script drops
--- dependent views before changing what they read and creates them again after.
+-- Which views and materialized views depend on what (through their rewrite rules), and
+-- which functions on what types (arguments, result), as (referenced, dependent, dependent
+-- kind): the referenced object is a relation (table, view, sequence) by qualified name, a
+-- column as relation.column, a function by its identity signature, or a type by its
+-- qualified name (an array type as its element's). The fix script drops dependents before
+-- changing what they read and creates them again after.
 SELECT DISTINCT
        CASE dep.refclassid
          WHEN 'pg_class'::regclass THEN
@@ -34,4 +35,22 @@ SELECT DISTINCT
    AND (rc.oid IS NOT NULL OR p.oid IS NOT NULL OR t.oid IS NOT NULL)
    AND coalesce(rn.nspname, pn.nspname, tn.nspname) NOT IN ('pg_catalog',
                                                           'information_schema')
+UNION
+SELECT DISTINCT
+       quote_ident(tn.nspname) || '.' || quote_ident(t.typname),
+       quote_ident(pn.nspname) || '.' || quote_ident(p.proname)
+           || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       'function'
+  FROM pg_depend dep
+  JOIN pg_proc p ON dep.classid = 'pg_proc'::regclass AND p.oid = dep.objid
+  JOIN pg_namespace pn ON pn.oid = p.pronamespace
+  JOIN pg_type at ON dep.refclassid = 'pg_type'::regclass AND at.oid = dep.refobjid
+  JOIN pg_type t ON t.oid = CASE WHEN at.typcategory = 'A' THEN at.typelem ELSE at.oid END
+  JOIN pg_namespace tn ON tn.oid = t.typnamespace
+ WHERE dep.deptype = 'n'
+   AND tn.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND pn.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend e
+                    WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid
+                      AND e.deptype = 'e')
  ORDER BY 1, 2

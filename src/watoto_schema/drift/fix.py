@@ -96,8 +96,8 @@ def fix_sql(report: DriftReport, destructive: bool = False) -> str:
         lines += [f"DROP {kind.upper()} IF EXISTS {name};" for name, kind in reversed(around)]
         lines.append("")
     redone = {name for name, _ in around}
-    for d, step in steps:  # a view made again at the end needs nothing else
-        if step.kind in _VIEWS and not step.drop and d.name in redone:
+    for d, step in steps:  # what is made again at the end needs nothing else
+        if step.kind in (*_VIEWS, "function") and not step.drop and d.name in redone:
             step.sql, step.note = [], "dropped and created again around the changes"
     depth = _view_depths(ctx, [d.name for d, s in steps if s.kind in _VIEWS and not s.drop])
     drops = sorted((p for p in steps if p[1].drop), key=lambda p: (
@@ -110,12 +110,16 @@ def fix_sql(report: DriftReport, destructive: bool = False) -> str:
         if step.sql or step.unfixable or step.destructive or step.note:
             lines += _render(d, step, destructive)
     if around:
-        lines.append("-- the views dropped at the start, created again")
+        lines.append("-- what was dropped at the start, created again")
         for name, kind in around:
-            definition = ctx.expected_of(f"{kind} definition", name)
-            if definition is not None:
+            definition = _expected_definition(ctx, name, kind)
+            if definition is None:
+                continue
+            if kind in _VIEWS:
                 lines += [f"CREATE {kind.upper()} {name} AS",
                           definition.strip().rstrip(";") + ";"]
+            else:
+                lines.append(definition.rstrip().rstrip(";") + ";")
     for name, reason in report.unfixable.items():
         lines.append(f"-- cannot be fixed by a script: {name}: {reason}")
     return "\n".join(lines) + "\n"
@@ -177,7 +181,7 @@ def _views_around(ctx: FixContext, steps: list[Step]) -> list[tuple[str, str]]:
             own + [t for s in runs for t in s.touches])))
         kept = [n for n in names if _live_kind(ctx, n) is not None]
         hand_made = {n for n in kept
-                     if ctx.expected_of(f"{_live_kind(ctx, n)} definition", n) is None}
+                     if _expected_definition(ctx, n, str(_live_kind(ctx, n))) is None}
         if ctx.destructive or not hand_made:
             order = _view_depths(ctx, kept)
             return [(n, str(_live_kind(ctx, n))) for n in sorted(
@@ -193,10 +197,16 @@ def _views_around(ctx: FixContext, steps: list[Step]) -> list[tuple[str, str]]:
 
 
 def _live_kind(ctx: FixContext, name: str) -> str | None:
-    for kind in _VIEWS:
+    for kind in (*_VIEWS, "function", "procedure"):
         if (kind, name) in ctx.actual:
             return kind
     return None
+
+
+def _expected_definition(ctx: FixContext, name: str, kind: str) -> str | None:
+    if kind in _VIEWS:
+        return ctx.expected_of(f"{kind} definition", name)
+    return ctx.expected_of(kind, name)
 
 
 def _view_depths(ctx: FixContext, names: list[str]) -> dict[str, int]:
@@ -204,6 +214,8 @@ def _view_depths(ctx: FixContext, names: list[str]) -> dict[str, int]:
     live dependencies, and for views not there yet by their expected definitions)."""
     reads: dict[str, set[str]] = {n: set() for n in names}
     for referenced, views in ctx.report.dependents.items():
+        if referenced not in reads:  # a column: its relation
+            referenced = _split(referenced)[0]
         for view in views:
             if view in reads and referenced in reads and referenced != view:
                 reads[view].add(referenced)
@@ -706,7 +718,7 @@ def _trigger(d: Difference, ctx: FixContext) -> list[Step]:
 def _function(d: Difference, ctx: FixContext) -> list[Step]:
     kind = d.kind
     if d.change == "unexpected":
-        return [Step("function", [f"DROP {kind.upper()} {d.name};"], drop=True,
+        return [Step("function", [f"DROP {kind.upper()} IF EXISTS {d.name};"], drop=True,
                      destructive=True, touches=[d.name])]
     create = (d.expected or "").rstrip().rstrip(";") + ";"
     if d.change == "missing":

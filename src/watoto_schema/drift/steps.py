@@ -75,8 +75,8 @@ class FixContext:
         return [o for (k, n), o in self.actual.items() if k == kind and n.startswith(prefix)]
 
     def dependent_views(self, names: Sequence[str]) -> list[str]:
-        """The live views reading any of ``names``, directly or through other views, the
-        most dependent last (create order; drop them reversed)."""
+        """The live views (and functions, of a type) reading any of ``names``, directly or
+        through each other, the most dependent last (create order; drop them reversed)."""
         graph = self.report.dependents
         seen: list[str] = []
 
