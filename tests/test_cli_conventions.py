@@ -83,7 +83,10 @@ _names = itertools.count()
 
 def leaf_commands(group: click.Group = cli, prefix: str = "") -> list[str]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):  # the root loads its commands on demand
+        command = group.get_command(ctx, name)
+        assert command is not None
         path = f"{prefix}{name}"
         if isinstance(command, click.Group):
             if command.invoke_without_command:  # `health` runs itself, `health serve` too

@@ -35,6 +35,22 @@ class WatotoGroup(click.Group):
     other error: Click's own status for them, 2, means "a check found differences" here.
     """
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A command, its module imported on first use (``_COMMANDS``)."""
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in _COMMANDS:
+            from importlib import import_module
+
+            module, attribute = _COMMANDS[cmd_name]
+            command = getattr(import_module(f"{__package__}.{module}"), attribute)
+            assert isinstance(command, click.Command)
+            add_global_options(command)
+            self.add_command(command, cmd_name)
+        return command
+
     def make_context(self, info_name: str | None, args: list[str],
                      parent: click.Context | None = None, **extra: Any) -> click.Context:
         try:
@@ -189,43 +205,19 @@ def cli(ctx: click.Context, dsn: str | None, use_local: bool, cli_dirs: tuple[Pa
 cli.params[:0] = _global_options(on_subcommand=False)
 
 
-def _register() -> None:
-    from . import (
-        backup,
-        cache,
-        data,
-        drift,
-        health,
-        loadtest,
-        local,
-        maintain,
-        migrations,
-        partitions,
-        pitr,
-        testdb,
-    )
-    from .lint import lint
-
-    for command in (migrations.migrate, migrations.rollback, migrations.status,
-                    migrations.verify, migrations.repair, migrations.baseline, migrations.new):
-        cli.add_command(command)
-    cli.add_command(lint)
-    cli.add_command(drift.drift)
-    cli.add_command(local.local)
-    cli.add_command(maintain.maintain)
-    cli.add_command(partitions.partitions)
-    cli.add_command(data.sample_data)
-    cli.add_command(loadtest.loadtest)
-    cli.add_command(testdb.testdb)
-    cli.add_command(health.health)
-    cli.add_command(pitr.pitr)
-    cli.add_command(backup.backup)
-    cli.add_command(cache.cache)
-    for command in cli.commands.values():
-        add_global_options(command)
-
-
-_register()
+# Each command, and where it lives: a module is imported when its command runs (or is
+# listed by --help), so `watoto-schema drift` does not pay for `backup` or `loadtest`.
+_COMMANDS = {
+    "migrate": ("migrations", "migrate"), "rollback": ("migrations", "rollback"),
+    "status": ("migrations", "status"), "verify": ("migrations", "verify"),
+    "repair": ("migrations", "repair"), "baseline": ("migrations", "baseline"),
+    "new": ("migrations", "new"), "lint": ("lint", "lint"), "drift": ("drift", "drift"),
+    "local": ("local", "local"), "maintain": ("maintain", "maintain"),
+    "partitions": ("partitions", "partitions"), "sample-data": ("data", "sample_data"),
+    "loadtest": ("loadtest", "loadtest"), "testdb": ("testdb", "testdb"),
+    "health": ("health", "health"), "pitr": ("pitr", "pitr"), "backup": ("backup", "backup"),
+    "cache": ("cache", "cache"),
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,13 +52,14 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, destructive: 
             raise click.UsageError("--all-nodes finds the standbys itself: no --against")
         reports = lib.drift_all_nodes(app.target(), extra_dirs=app.extra_dirs,
                                       privileges=privileges, comments=comments,
-                                      use_cache=not no_cache, policy_file=policy_file)
+                                      use_cache=not no_cache, policy_file=policy_file,
+                                      for_fix=as_sql)
     else:
         reports = lib.drift(app.target(), against=[app.other_target(d, "--against")
                                                    for d in against],
                             extra_dirs=app.extra_dirs, privileges=privileges,
                             comments=comments, use_cache=not no_cache,
-                            policy_file=policy_file)
+                            policy_file=policy_file, for_fix=as_sql)
     in_sync = not any(r.drifted for r in reports)
     if as_sql:
         fixed = [r for r in reports if r.behind_bytes is None]  # lag: no fix
@@ -75,9 +76,8 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, destructive: 
 
 
 def _render(app: AppContext, report: object) -> None:
-    from rich.markup import escape
-
     from ..drift import DriftReport
+    from .output import escape
 
     assert isinstance(report, DriftReport)
     if report.behind_bytes is not None:

@@ -61,11 +61,13 @@ class Output:
     def line(self, text: str) -> None:
         if self.as_json:
             return
-        if "console" not in self.__dict__ and _plain(text):
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
-        else:
-            self.console.print(text)
+        if "console" not in self.__dict__:
+            plain = text if _plain(text) else _unstyled(text) if _no_color() else None
+            if plain is not None:
+                sys.stdout.write(plain + "\n")
+                sys.stdout.flush()
+                return
+        self.console.print(text)
 
     def raw(self, text: str) -> None:
         """Text printed exactly as it is (generated SQL), never through rich markup."""
@@ -96,3 +98,45 @@ class Output:
 def _plain(text: str) -> bool:
     """Whether rich would print ``text`` exactly as it is (see ``_RICH_NEEDED``)."""
     return _RICH_NEEDED.search(text) is None
+
+
+# rich's markup tags (rich.markup.RE_TAGS); a tag preceded by an odd number of backslashes
+# is escaped text.
+_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")
+
+
+_ESCAPE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def escape(text: str) -> str:
+    """``rich.markup.escape`` without importing rich: ``text`` printed as it is."""
+    escaped = _ESCAPE.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
+    if escaped.endswith("\\") and not escaped.endswith("\\\\"):
+        return escaped + "\\"
+    return escaped
+
+
+def _no_color() -> bool:
+    """Whether rich would print no style at all: stdout is not a terminal and nothing
+    forces colour."""
+    import os
+
+    return not sys.stdout.isatty() and not any(
+        os.environ.get(v) for v in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"))
+
+
+def _unstyled(text: str) -> str | None:
+    """What rich prints for ``text`` when it prints no style (tags removed, escapes
+    resolved, soft wrap), or None when only rich can say (emoji codes, tabs, a stray
+    bracket): a piped `drift` or `status` line then costs no rich import."""
+    out: list[str] = []
+    position = 0
+    for match in _TAG.finditer(text):
+        between = text[position:match.start()]
+        if not _plain(between):
+            return None
+        backslashes, escaped = divmod(len(match.group(1)), 2)
+        out += [between, "\\" * backslashes, f"[{match.group(2)}]" if escaped else ""]
+        position = match.end()
+    rest = text[position:]
+    return "".join(out) + rest if _plain(rest) else None

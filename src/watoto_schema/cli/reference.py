@@ -26,9 +26,14 @@ def _walk(command: click.Command, name: str,
                         **command.context_settings)
     found = [(ctx.command_path, command.get_help(ctx))]
     if isinstance(command, click.Group):
-        for sub in sorted(command.commands):
-            found.extend(_walk(command.commands[sub], sub, ctx))
+        for sub in sorted(command.list_commands(ctx)):  # the root loads them on demand
+            found.extend(_walk(_must(command.get_command(ctx, sub)), sub, ctx))
     return found
+
+
+def _must(command: click.Command | None) -> click.Command:
+    assert command is not None
+    return command
 
 
 def render() -> str:

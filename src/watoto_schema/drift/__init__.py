@@ -13,12 +13,40 @@ policy), ``history`` (the migration ledger), ``online`` (what an online migratio
 explains), ``run`` (the operation), ``fix`` (the script that brings a database back).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ..resources import CACHE_ENV as CACHE_ENV  # tests point it at a folder of their own
+
+# ``compare`` is also a submodule's name: importing it eagerly keeps the function bound.
 from .compare import compare
-from .expected import expected_schema
-from .fix import fix_sql
-from .model import Difference, DriftReport
-from .run import compare_databases, drift, drift_all_nodes
+
+if TYPE_CHECKING:  # the names below load on first use (``__getattr__``)
+    from .expected import expected_schema
+    from .fix import fix_sql
+    from .model import Difference, DriftReport
+    from .run import compare_databases, drift, drift_all_nodes
+
+_LAZY = {
+    "expected_schema": ".expected",
+    "fix_sql": ".fix",
+    "Difference": ".model",
+    "DriftReport": ".model",
+    "compare_databases": ".run",
+    "drift": ".run",
+    "drift_all_nodes": ".run",
+}
 
 __all__ = ["CACHE_ENV", "Difference", "DriftReport", "compare", "compare_databases", "drift",
            "drift_all_nodes", "expected_schema", "fix_sql"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import what a name needs only when it is used: a command pays for what it runs."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,8 @@ def _scratch_on_server(conn: Any, target: Target, versions: Sequence[str],
                        extra_dirs: Sequence[Path], privileges: bool,
                        comments: bool = False) -> list[SchemaObject]:
     """Build the expected schema in a temporary database on the target's server."""
+    import secrets
+
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import make_conninfo
@@ -55,6 +55,8 @@ def _scratch_in_local_cluster(versions: Sequence[str], extra_dirs: Sequence[Path
                               privileges: bool, comments: bool = False
                               ) -> list[SchemaObject]:
     """Build the expected schema in a throwaway embedded cluster (slower, ~2 s)."""
+    import tempfile
+
     import psycopg
 
     from ..local import LocalCluster

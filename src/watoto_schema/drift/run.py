@@ -23,14 +23,15 @@ from .policy import policy_partitions
 
 def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequence[Path] = (),
           privileges: bool = False, comments: bool = False, use_cache: bool = True,
-          policy_file: Path | None = None) -> list[DriftReport]:
+          policy_file: Path | None = None, for_fix: bool = True) -> list[DriftReport]:
     """Compare ``target`` (and each of ``against``) with the schema its migrations build.
 
     The expected schema is built from the versions ``target`` has applied; databases in
     ``against`` (e.g. read replicas) are compared with that same expected schema.
     Read-only on every compared database; creates and drops one scratch database on the
     target's server unless the expected schema is cached. ``privileges`` compares owners
-    and grants too, ``comments`` the ``COMMENT ON`` texts.
+    and grants too, ``comments`` the ``COMMENT ON`` texts. ``for_fix`` reads what only the
+    fix script needs (the live views' dependencies).
     """
     from ..partitions import load_policy
 
@@ -46,7 +47,7 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
                                            privileges=privileges, comments=comments,
                                            use_cache=use_cache)
         actual = snapshot(conn, privileges=privileges, comments=comments)
-        live_dependents = dependents(conn)
+        live_dependents = dependents(conn) if for_fix else {}
         live_paths = _update_paths(conn, expected, actual)
         row = conn.execute("SELECT current_date").fetchone()
         today = row[0] if row and isinstance(row[0], date) else date.today()
@@ -57,7 +58,7 @@ def drift(target: Target, *, against: Sequence[Target] = (), extra_dirs: Sequenc
         if rows is None:
             with connect(which) as other_conn:
                 rows = snapshot(other_conn, privileges=privileges, comments=comments)
-                deps = dependents(other_conn)
+                deps = dependents(other_conn) if for_fix else {}
                 paths = _update_paths(other_conn, expected, rows)
                 _, extra = read_history(other_conn, files)
         diffs, conforming = policy_partitions(expected, rows, compare(expected, rows),

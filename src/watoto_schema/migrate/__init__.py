@@ -19,32 +19,62 @@ what yoyo lacks (``docs/decisions/0005-migration-engine.md``):
 ``status`` and ``verify`` only read: they never create tables and never wait on the lock.
 """
 
+from typing import TYPE_CHECKING, Any
 
-from .history import read_applied, status, verify
-from .model import (
-    HISTORY,
-    LEDGER,
-    LOCK_CLASS,
-    LOCK_MIGRATE,
-    YOYO_TABLE,
-    AppliedState,
-    InvalidIndex,
-    RunOptions,
-    RunResult,
-    StatusReport,
-    VerifyReport,
-    VersionState,
-)
-from .operations import (
-    _up_to_date,
-    apply_versions,
-    baseline,
-    migrate,
-    new,
-    repair,
-    rollback,
-)
-from .runner import YOYO_SCHEMA_VERSION, _backend_class, migration_lock
+if TYPE_CHECKING:  # the names below load on first use (``__getattr__``)
+    from .history import read_applied, status, verify
+    from .model import (
+        HISTORY,
+        LEDGER,
+        LOCK_CLASS,
+        LOCK_MIGRATE,
+        YOYO_TABLE,
+        AppliedState,
+        InvalidIndex,
+        RunOptions,
+        RunResult,
+        StatusReport,
+        VerifyReport,
+        VersionState,
+    )
+    from .operations import (
+        _up_to_date,
+        apply_versions,
+        baseline,
+        migrate,
+        new,
+        repair,
+        rollback,
+    )
+    from .runner import YOYO_SCHEMA_VERSION, _backend_class, migration_lock
+
+_LAZY = {
+    "read_applied": ".history",
+    "status": ".history",
+    "verify": ".history",
+    "HISTORY": ".model",
+    "LEDGER": ".model",
+    "LOCK_CLASS": ".model",
+    "LOCK_MIGRATE": ".model",
+    "YOYO_TABLE": ".model",
+    "AppliedState": ".model",
+    "InvalidIndex": ".model",
+    "RunOptions": ".model",
+    "RunResult": ".model",
+    "StatusReport": ".model",
+    "VerifyReport": ".model",
+    "VersionState": ".model",
+    "_up_to_date": ".operations",
+    "apply_versions": ".operations",
+    "baseline": ".operations",
+    "migrate": ".operations",
+    "new": ".operations",
+    "repair": ".operations",
+    "rollback": ".operations",
+    "YOYO_SCHEMA_VERSION": ".runner",
+    "_backend_class": ".runner",
+    "migration_lock": ".runner",
+}
 
 __all__ = [
     "HISTORY", "LEDGER", "LOCK_CLASS", "LOCK_MIGRATE", "YOYO_SCHEMA_VERSION", "YOYO_TABLE",
@@ -52,3 +82,15 @@ __all__ = [
     "VersionState", "_backend_class", "_up_to_date", "apply_versions", "baseline", "migrate",
     "migration_lock", "new", "read_applied", "repair", "rollback", "status", "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import what a name needs only when it is used: a command pays for what it runs."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value

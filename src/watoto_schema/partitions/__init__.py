@@ -20,20 +20,46 @@ Locks (the failures pg_partman users report most):
 
 from __future__ import annotations
 
-from .catalog import PartitionInfo, TableInfo, read_tables
-from .listing import TableReport, list_partitions
-from .policy import (
-    INTERVALS,
-    TablePolicy,
-    load_policy,
-    next_period,
-    period_start,
-    periods,
-    policy_path,
-)
-from .premake import Action, PartitionRun, RunSettings, create, ensure
-from .render import render_initial
-from .retention import older_than, retire
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below load on first use (``__getattr__``)
+    from .catalog import PartitionInfo, TableInfo, read_tables
+    from .listing import TableReport, list_partitions
+    from .policy import (
+        INTERVALS,
+        TablePolicy,
+        load_policy,
+        next_period,
+        period_start,
+        periods,
+        policy_path,
+    )
+    from .premake import Action, PartitionRun, RunSettings, create, ensure
+    from .render import render_initial
+    from .retention import older_than, retire
+
+_LAZY = {
+    "PartitionInfo": ".catalog",
+    "TableInfo": ".catalog",
+    "read_tables": ".catalog",
+    "TableReport": ".listing",
+    "list_partitions": ".listing",
+    "INTERVALS": ".policy",
+    "TablePolicy": ".policy",
+    "load_policy": ".policy",
+    "next_period": ".policy",
+    "period_start": ".policy",
+    "periods": ".policy",
+    "policy_path": ".policy",
+    "Action": ".premake",
+    "PartitionRun": ".premake",
+    "RunSettings": ".premake",
+    "create": ".premake",
+    "ensure": ".premake",
+    "render_initial": ".render",
+    "older_than": ".retention",
+    "retire": ".retention",
+}
 
 __all__ = [
     "INTERVALS", "Action", "PartitionInfo", "PartitionRun", "RunSettings", "TableInfo",
@@ -41,3 +67,15 @@ __all__ = [
     "next_period", "older_than", "period_start", "periods", "policy_path", "read_tables",
     "render_initial", "retire",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import what a name needs only when it is used: a command pays for what it runs."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
