@@ -42,7 +42,6 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, destructive: 
     checksums. Partitions that follow the pattern of the migrated ones are not drift.
     """
     from .. import drift as lib
-    from ..drift import fix_sql
     from ..errors import EXIT_DIFFERENCES
 
     if destructive and not as_sql:
@@ -63,6 +62,8 @@ def drift(app: AppContext, against: tuple[str, ...], as_sql: bool, destructive: 
     in_sync = not any(r.drifted for r in reports)
     if as_sql:
         fixed = [r for r in reports if r.behind_bytes is None]  # lag: no fix
+        from ..drift import fix_sql
+
         scripts = [fix_sql(r, destructive=destructive) for r in fixed]
         app.out.document({"in_sync": in_sync, "scripts": scripts,
                           "unfixable": {k: v for r in fixed for k, v in r.unfixable.items()}})
