@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable
 
 from .model import Difference, DriftReport
-from .steps import ORDER, FixContext, Handler, Step
+from .steps import ORDER, FixContext, Handler, Step, literal
 
 _COLUMN = re.compile(r"^(?P<type>.*?)(?: COLLATE (?P<collation>\S+))?(?P<notnull> NOT NULL)?"
                      r"(?: DEFAULT (?P<default>.*?))?"
@@ -63,10 +63,6 @@ def _column_parts(definition: str | None) -> dict[str, str | None]:
 
 def _short(name: str) -> str:
     return _split(name)[1]
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # -- the renderer ----------------------------------------------------------------------------
@@ -319,11 +315,11 @@ def _extension(d: Difference, ctx: FixContext) -> list[Step]:
     version, schema = match.groups()
     if d.change == "missing":
         return [Step("extension", [f"CREATE EXTENSION IF NOT EXISTS {d.name} WITH SCHEMA "
-                                   f"{schema} VERSION {_literal(version)};"])]
+                                   f"{schema} VERSION {literal(version)};"])]
     have = re.match(r"VERSION (\S+) SCHEMA (\S+)", d.actual or "")
     out = []
     if have and have.group(1) != version:
-        out.append(f"ALTER EXTENSION {d.name} UPDATE TO {_literal(version)};")
+        out.append(f"ALTER EXTENSION {d.name} UPDATE TO {literal(version)};")
     if have and have.group(2) != schema:
         out.append(f"ALTER EXTENSION {d.name} SET SCHEMA {schema};")
     return [Step("extension", out)]
@@ -501,7 +497,7 @@ def _column_own(d: Difference, ctx: FixContext) -> list[Step]:
 
 def _continue(sequence: str, table: str, column: str) -> str:
     """Set a new sequence past the column's values, so inserts go on without a clash."""
-    return (f"SELECT setval({_literal(sequence)}, coalesce(max({column}), 0) + 1, false) "
+    return (f"SELECT setval({literal(sequence)}, coalesce(max({column}), 0) + 1, false) "
             f"FROM {table};")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from .model import Difference
-from .steps import FixContext, Handler, Step
+from .steps import FixContext, Handler, Step, literal
 
 # An identifier as quote_ident prints it, and a possibly qualified one.
 _IDENT = r'(?:"(?:[^"]|"")*"|[^\s."(),\[\]]+)'
@@ -25,10 +25,6 @@ _QNAME = rf"{_IDENT}(?:\.{_IDENT})?"
 # child's columns and CHECK constraints (the parent's must be on the child), NO INHERIT
 # before the child's columns and constraints are dropped; index is the rank between.
 INHERITS_KIND = "index"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _own(d: Difference) -> str:
@@ -107,9 +103,9 @@ def _enum(d: Difference, ctx: FixContext) -> list[Step]:
             if label in present:
                 continue
             after = next((w for w in want[i + 1:] if w in present), None)
-            where = (f" BEFORE {_literal(after)}" if after is not None
-                     else f" AFTER {_literal(want[i - 1])}" if i > 0 else "")
-            statements.append(f"ALTER TYPE {d.name} ADD VALUE {_literal(label)}{where};")
+            where = (f" BEFORE {literal(after)}" if after is not None
+                     else f" AFTER {literal(want[i - 1])}" if i > 0 else "")
+            statements.append(f"ALTER TYPE {d.name} ADD VALUE {literal(label)}{where};")
             present.add(label)
         return [Step("type", statements, transaction=False,
                      note="a new enum value cannot be used in the transaction that adds it")]
@@ -161,7 +157,7 @@ def _enum_recreated(d: Difference, ctx: FixContext) -> list[Step]:
     return [Step("type", statements, destructive=True, touches=touched,
                  note="values reordered or removed: the type is made again and its columns "
                  "rewritten under ACCESS EXCLUSIVE" + (
-                     f"; rows holding {', '.join(map(_literal, removed))} make it fail"
+                     f"; rows holding {', '.join(map(literal, removed))} make it fail"
                      if removed else ""))]
 
 
@@ -366,7 +362,7 @@ def _comment(d: Difference, ctx: FixContext) -> list[Step]:
     target = comment_target(d.name)
     if target is None:
         return [Step("comment", [], unfixable=f"no COMMENT ON form known for {d.name}")]
-    text = "NULL" if d.change == "unexpected" else _literal(d.expected or "")
+    text = "NULL" if d.change == "unexpected" else literal(d.expected or "")
     return [Step("comment", [f"COMMENT ON {target} IS {text};"],
                  drop=d.change == "unexpected")]
 
@@ -400,8 +396,8 @@ def column_steps(d: Difference, ctx: FixContext) -> list[Step]:
     storage = have["storage"] if have else None
     if want["storage"] != storage:
         statements.append(f"{alter} SET STORAGE {want['storage']};" if want["storage"] else
-                          _STORAGE_OF_TYPE.format(table=_literal(table),
-                                                  column=_literal(column)))
+                          _STORAGE_OF_TYPE.format(table=literal(table),
+                                                  column=literal(column)))
     compression = have["compression"] if have else None
     if want["compression"] != compression:
         statements.append(f"{alter} SET COMPRESSION {want['compression'] or 'default'};")

@@ -95,3 +95,8 @@ class FixContext:
 
 
 Handler = Callable[[Difference, FixContext], list[Step]]
+
+
+def literal(text: str) -> str:
+    """``text`` as an SQL string literal (standard_conforming_strings, as since 9.1)."""
+    return "'" + text.replace("'", "''") + "'"

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 Connect = Callable[[], "psycopg.Connection[Any]"]
 _STOP = ""
+QUIET = 0.2  # seconds without a take before a drop runs
+BACKLOG = 64  # drops waiting that run anyway
 
 
 class ClonePool:
@@ -42,6 +44,7 @@ class ClonePool:
         self._cond = threading.Condition()
         self._error: BaseException | None = None
         self._stopping = False
+        self._last_take = 0.0
         self._drops: queue.Queue[str] = queue.Queue()
         self.waits: list[float] = []  # seconds each take() waited for a clone
         self._maker = threading.Thread(target=self._fill, name="watoto-pool-maker",
@@ -64,19 +67,23 @@ class ClonePool:
             clone = self._ready.popleft()
             self._cond.notify_all()  # the maker makes the next one
         self.waits.append(time.perf_counter() - began)
+        self._last_take = time.monotonic()
         return clone
 
     def give_back(self, name: str) -> None:
         """Drop this clone in the background."""
         self._drops.put(name)
 
-    def wait_full(self) -> None:
-        """Wait until ``size`` clones are ready (a warm pool before the first test)."""
+    def wait_full(self, then: int | None = None) -> None:
+        """Wait until ``size`` clones are ready (a warm pool before the first test); then
+        keep only ``then`` ready, so a warm pool is not made again behind the tests."""
         with self._cond:
             while len(self._ready) < self.size:
                 if self._error is not None:
                     raise self._error
                 self._cond.wait()
+            if then is not None:
+                self.size = then
 
     def close(self, leftovers: Callable[[list[str]], None] | None = None) -> None:
         """Stop making clones and hand what is left to drop (the ready clones and the
@@ -100,6 +107,14 @@ class ClonePool:
         if leftovers is not None and names:
             leftovers(names)
 
+    def _until_quiet(self) -> None:
+        """Let tests that take clones quickly run first: a drop waits until no clone was
+        taken for ``QUIET`` seconds, unless ``BACKLOG`` drops are waiting (disk space) or
+        the pool is closing (then the reaper takes what is left)."""
+        while (time.monotonic() - self._last_take < QUIET
+               and self._drops.qsize() < BACKLOG and not self._stopping):
+            time.sleep(QUIET / 2)
+
     def _fill(self) -> None:
         try:
             with self._connect() as conn:
@@ -122,6 +137,7 @@ class ClonePool:
         conn: psycopg.Connection[Any] | None = None
         try:
             while (name := self._drops.get()) != _STOP:
+                self._until_quiet()
                 try:
                     if conn is None or conn.closed:
                         conn = self._connect()

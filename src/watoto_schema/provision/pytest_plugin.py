@@ -160,12 +160,12 @@ class WatotoServer:
                                session=self.session, bound_to_process=True)
             self._templates[data] = result.template
             if self.pool_warm and self.pool_size > 0:
-                self._start_pool(target, data).wait_full()
+                self._start_pool(target, data).wait_full(then=min(self.pool_size, DEFAULT_POOL))
             return result.clones[0]
         if data not in self._pools and self.pool_size > 0:
             started = self._start_pool(target, data)
             if self.pool_warm:
-                started.wait_full()
+                started.wait_full(then=min(self.pool_size, DEFAULT_POOL))
         pool = self._pools.get(data)
         if pool is not None:
             return pool.take()
