@@ -9,6 +9,7 @@ installed these tests skip, saying so.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -133,3 +134,57 @@ def test_prometheus_scrapes_health_serve_and_loads_the_rules(serving: int,
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "watoto-health.json"
+
+
+def _metric_names(exposition: str) -> set[str]:
+    return {line.split()[2] for line in exposition.splitlines() if line.startswith("# TYPE ")}
+
+
+def test_every_grafana_query_uses_only_metrics_health_serve_exports(
+        serving: int, primary_and_standby: tuple[Target, Target, Any]) -> None:
+    """The dashboard's metric names against live scrapes: `health serve` of a migrated
+    database; a primary with a streaming standby and a replication slot, and the standby
+    (the replication metrics exist only there); a cluster with pg_stat_statements loaded,
+    WAL archived and enough block reads (the slowest statements, the last archived segment
+    and the hit ratio exist only then)."""
+    import psycopg
+
+    from watoto_schema import health
+    from watoto_schema.health.exposition import prometheus_text
+
+    from .test_health import cluster_with
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{serving}/metrics", timeout=30) as r:
+        exported = _metric_names(r.read().decode())
+    primary, standby, _ = primary_and_standby
+    with psycopg.connect(primary.conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot('grafana_test_slot')")
+    try:
+        for node in (primary, standby):
+            exported |= _metric_names(prometheus_text(health.collect(node)))
+    finally:
+        with psycopg.connect(primary.conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_drop_replication_slot('grafana_test_slot')")
+    with cluster_with("watoto-grafana-", shared_preload_libraries="pg_stat_statements",
+                      archive_mode="on", archive_command="/bin/true") as busy:
+        with psycopg.connect(busy.conninfo, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("CREATE TABLE reads AS SELECT g FROM generate_series(1, 200000) g")
+            for _ in range(5):
+                conn.execute("SELECT count(*) FROM reads")
+            conn.execute("SELECT pg_switch_wal()")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and conn.execute(
+                    "SELECT last_archived_time IS NULL FROM pg_stat_archiver").fetchone() \
+                    == (True,):
+                time.sleep(0.2)
+        exported |= _metric_names(prometheus_text(health.collect(busy)))
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queries += [v["query"] for v in dashboard["templating"]["list"]]
+    used = {m for q in queries for m in re.findall(r"\bwatoto_[a-z_]+\b", q)}
+    assert len(used) >= 20  # the dashboard shows most of what is exported
+    assert used <= exported, f"not exported: {sorted(used - exported)}"
