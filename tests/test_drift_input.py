@@ -52,3 +52,21 @@ def test_the_default_script_comments_out_a_drop_a_hand_made_view_is_in_the_way_o
         in full
     execute_script(db, full)
     assert drift.drift(db)[0].in_sync
+
+
+def test_a_role_without_superuser_reads_every_catalog_query(db: Target) -> None:
+    """The snapshot reads only what any role may read (pg_roles, not pg_authid)."""
+    from watoto_schema.catalog import snapshot
+
+    role = f"reader_{db.conninfo.__hash__() & 0xffff}"
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute("CREATE POLICY mine ON courses USING (true)")
+    try:
+        with psycopg.connect(make_conninfo(db.conninfo, user=role)) as conn:
+            rows = snapshot(conn, comments=True)
+        assert any(r.kind == "policy" and r.name == "public.courses.mine" for r in rows)
+    finally:
+        with psycopg.connect(db.conninfo, autocommit=True) as conn:
+            conn.execute("DROP POLICY mine ON courses")
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -7,6 +7,7 @@
 -- application's schema.
 WITH rels AS (
     SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relispartition,
+           c.relrowsecurity, c.relforcerowsecurity,
            quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qname
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -139,4 +140,42 @@ SELECT 'extension', quote_ident(e.extname), quote_ident(e.extname),
        'VERSION ' || e.extversion || ' SCHEMA ' || quote_ident(n.nspname)
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE e.extname <> 'plpgsql'
+UNION ALL
+-- Row-level security: a table's flags (ENABLE and FORCE ROW LEVEL SECURITY; a row only
+-- when either is on) and its policies, written the way CREATE POLICY takes them after
+-- the name and table (roles sorted, PUBLIC for none).
+SELECT 'row level security' AS kind, r.qname AS object, r.qname AS name,
+       concat_ws(' ', CASE WHEN r.relrowsecurity THEN 'ENABLED' END,
+                 CASE WHEN r.relforcerowsecurity THEN 'FORCED' END) AS definition
+  FROM rels r
+ WHERE r.relkind IN ('r', 'p', 'f') AND (r.relrowsecurity OR r.relforcerowsecurity)
+UNION ALL
+SELECT 'policy', r.qname, r.qname || '.' || quote_ident(p.polname),
+       concat_ws(' ',
+                 'AS ' || CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                 'FOR ' || CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT'
+                                         WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE'
+                                         ELSE 'ALL' END,
+                 'TO ' || coalesce((SELECT string_agg(CASE WHEN ro.oid = 0 THEN 'PUBLIC'
+                                                           ELSE quote_ident(au.rolname) END,
+                                                      ', ' ORDER BY ro.oid = 0 DESC, au.rolname)
+                                      FROM unnest(p.polroles) AS ro(oid)
+                                      LEFT JOIN pg_roles au ON au.oid = ro.oid), 'PUBLIC'),
+                 'USING (' || pg_get_expr(p.polqual, p.polrelid) || ')',
+                 'WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')')
+  FROM rels r JOIN pg_policy p ON p.polrelid = r.oid
+ WHERE r.relkind IN ('r', 'p', 'f')
+UNION ALL
+-- Table inheritance (INHERITS): one row per child table that is not a partition, its
+-- parents in INHERITS order (whether a child's column is inherited, local or both is on
+-- its column row).
+SELECT 'inherits' AS kind, r.qname AS object, r.qname AS name,
+       string_agg(quote_ident(pn.nspname) || '.' || quote_ident(p.relname), ', '
+                  ORDER BY i.inhseqno) AS definition
+  FROM rels r
+  JOIN pg_inherits i ON i.inhrelid = r.oid
+  JOIN pg_class p ON p.oid = i.inhparent
+  JOIN pg_namespace pn ON pn.oid = p.relnamespace
+ WHERE NOT r.relispartition AND r.relkind IN ('r', 'p', 'f')
+ GROUP BY r.qname
 ORDER BY 1, 2, 3, 4

@@ -17,10 +17,10 @@ class SchemaObject(NamedTuple):
     definition: str
 
 
-# Read on every snapshot (objects.sql first): types and collations, row-level security,
-# table inheritance. ``privileges.sql`` and ``comments.sql`` only when asked.
-QUERIES = ("catalog/objects.sql", "catalog/types.sql", "catalog/rls.sql",
-           "catalog/inheritance.sql")
+# Read on every snapshot: relations and what hangs on them (row-level security and
+# inheritance included, sharing objects.sql's one list of managed relations), then types
+# and collations. ``privileges.sql`` and ``comments.sql`` only when asked.
+QUERIES = ("catalog/objects.sql", "catalog/types.sql")
 OPTIONAL_QUERIES = ("catalog/privileges.sql", "catalog/comments.sql")
 
 
@@ -34,8 +34,8 @@ def snapshot(conn: Any, *, privileges: bool = False, comments: bool = False
     definition, with validity), indexes (with validity), view definitions, triggers (with
     enabled state), functions, sequences and extensions (``objects.sql``); enums (labels in
     order), domains and their constraints, composite and range types, collations
-    (``types.sql``); row-level security flags and policies (``rls.sql``); table inheritance
-    (``inheritance.sql``). With ``privileges``, owners and grants too; with ``comments``,
+    (``types.sql``); row-level security flags and policies, table inheritance
+    (``objects.sql``). With ``privileges``, owners and grants too; with ``comments``,
     the ``COMMENT ON`` texts. The migration engine's own tables are left out. Equal
     snapshots mean equal schemas.
     """
