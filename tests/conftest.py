@@ -31,7 +31,8 @@ from watoto_schema.provision.pytest_plugin import WatotoDatabase, WatotoServer
 from watoto_schema.provision.template import Template
 from watoto_schema.target import Target
 
-pytest_plugins = ["pytester"]  # the plugin's own tests run pytest inside pytest
+# pytester: the plugin's own tests run pytest inside pytest; tests.browser: headless Chromium.
+pytest_plugins = ["pytester", "tests.browser"]
 
 # Lint verdicts the tests' runs cache go to a folder of the run's, not the user's cache.
 os.environ.setdefault("WATOTO_CACHE_DIR", tempfile.mkdtemp(prefix="watoto-test-cache-"))
