@@ -21,8 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg import sql
 
 from watoto_schema import health
+from watoto_schema.dashboard import Dashboard, Endpoint, Options, Renderer, start
 from watoto_schema.health.exposition import nagios_line
-from watoto_schema.health.serve import serve
+from watoto_schema.health.serve import ScrapeCollector, exposition
 from watoto_schema.local import LocalCluster, free_port
 from watoto_schema.target import Target
 
@@ -175,6 +176,17 @@ def test_nagios_speaks_its_own_codes(db: Target) -> None:
     assert ok_code == 0 and ok_line.startswith("WATOTO OK")
     down = run("health", "--nagios", "--dsn", "postgresql://x@127.0.0.1:1/none")
     assert down.exit_code == 3 and down.stdout.startswith("WATOTO UNKNOWN - cannot connect")
+
+
+def serve(produce: Any, port: int, address: str) -> tuple[Any, Any, ScrapeCollector]:
+    """health serve's server: /metrics beside the dashboard's pages."""
+    target = Target("postgresql://x@127.0.0.1:1/none", "tests")
+    metrics, collector = exposition(produce)
+    endpoint = Endpoint(Dashboard(target, Options()), Renderer(target.display, refresh=10,
+                                                               slow_every=300),
+                        metrics=metrics)
+    server, thread = start(endpoint, address, port)
+    return server, thread, collector
 
 
 def test_serve_answers_scrapes_without_piling_them_up(db: Target) -> None:

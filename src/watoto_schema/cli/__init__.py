@@ -216,7 +216,7 @@ _COMMANDS = {
     "partitions": ("partitions", "partitions"), "sample-data": ("data", "sample_data"),
     "loadtest": ("loadtest", "loadtest"), "testdb": ("testdb", "testdb"),
     "health": ("health", "health"), "pitr": ("pitr", "pitr"), "backup": ("backup", "backup"),
-    "cache": ("cache", "cache"),
+    "cache": ("cache", "cache"), "dashboard": ("dashboard", "dashboard"),
 }
 
 

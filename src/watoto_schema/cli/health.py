@@ -8,6 +8,13 @@ from typing import TYPE_CHECKING
 import click
 
 from .context import AppContext
+from .dashboard import (
+    access_options,
+    make_endpoint,
+    page_options,
+    serve_until_interrupted,
+    token_from,
+)
 
 if TYPE_CHECKING:
     from ..health import HealthReport, Thresholds
@@ -125,36 +132,32 @@ def _render(app: AppContext, report: HealthReport) -> None:
 
 
 @health.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=9187, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=9187, show_default=True)
 @click.option("--address", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 for every interface).")
+              help="Address to listen on (0.0.0.0 for every interface: needs a token).")
 @click.option("--deadline", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               metavar="SECONDS", help="statement_timeout of each check, per scrape.")
+@access_options
+@page_options
 @pass_app
-def serve(app: AppContext, port: int, address: str, deadline: float) -> None:
-    """Serve the checks to Prometheus on http://ADDRESS:PORT/metrics (until interrupted).
+def serve(app: AppContext, port: int, address: str, deadline: float, token: str | None,
+          token_file: Path | None, refresh: float, slow_refresh: float, show_queries: bool,
+          maintain_schedule: str | None, loadtest_file: Path | None) -> None:
+    """Serve the checks to Prometheus on http://ADDRESS:PORT/metrics, and the dashboard's
+    pages on / (until interrupted).
 
-    Each scrape collects afresh; concurrent scrapes share one collection.
+    Each scrape collects afresh; concurrent scrapes share one collection. With a token,
+    Prometheus sends it as a bearer token (authorization: in the scrape config).
     """
-    import time
+    from ..dashboard import check_access
+    from ..health.serve import exposition
 
-    from ..errors import BadConfig
-    from ..health.serve import serve as start
-
+    chosen = token_from(token, token_file)
+    check_access(address, chosen)
     target = app.target()
     thresholds = _thresholds(app)
-    try:
-        server, _thread, _collector = start(
-            lambda: _collect(app, target, thresholds, deadline=deadline), port, address)
-    except OSError as exc:
-        raise BadConfig(f"cannot listen on {address}:{port}: {exc.strerror}") from exc
-    app.out.note(f"serving http://{address}:{port}/metrics for {target.display} "
-                 "(Ctrl-C stops)")
-    try:
-        while True:
-            time.sleep(3600)
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
+    metrics, _ = exposition(lambda: _collect(app, target, thresholds, deadline=deadline))
+    endpoint = make_endpoint(app, token=chosen, refresh=refresh, slow_refresh=slow_refresh,
+                             show_queries=show_queries, maintain_schedule=maintain_schedule,
+                             loadtest_file=loadtest_file, metrics=metrics)
+    serve_until_interrupted(app, endpoint, address, port, "/metrics and the dashboard")

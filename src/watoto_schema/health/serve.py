@@ -1,4 +1,5 @@
-"""``health serve``: a Prometheus scrape endpoint (prometheus-client's HTTP server).
+"""``health serve``: a Prometheus scrape endpoint (prometheus-client's exposition, served
+by the dashboard's HTTP server beside the pages).
 
 Each scrape collects afresh, under the deadline. Scrapes never pile up: one collection
 runs at a time, and a scrape that waited for it is answered with that fresh result instead
@@ -51,13 +52,13 @@ class ScrapeCollector:
             yield GaugeMetricFamily("watoto_collect_errors", "Failed collections", value=1)
 
 
-def serve(produce: Callable[[], HealthReport], port: int,
-          address: str) -> tuple[Any, Any, ScrapeCollector]:
-    """Start the endpoint on ``address:port`` in a thread; returns (server, thread, collector)."""
-    from prometheus_client import CollectorRegistry, start_http_server
+def exposition(produce: Callable[[], HealthReport]) -> tuple[Callable[[], bytes],
+                                                             ScrapeCollector]:
+    """What the dashboard server's ``/metrics`` answers: the text exposition of a fresh
+    collection (concurrent scrapes share one), and the collector."""
+    from prometheus_client import CollectorRegistry, generate_latest
 
-    registry = CollectorRegistry(auto_describe=False)
+    metrics = CollectorRegistry(auto_describe=False)
     collector = ScrapeCollector(produce)
-    registry.register(collector)
-    server, thread = start_http_server(port, addr=address, registry=registry)
-    return server, thread, collector
+    metrics.register(collector)
+    return (lambda: generate_latest(metrics)), collector
