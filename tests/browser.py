@@ -34,7 +34,8 @@ class Browser:
              wait_for: str | None = None, timeout: float = 15.0) -> None:
         """Load ``url`` at a window size; wait until ``wait_for`` (a CSS selector) is there."""
         self.driver.set_window_size(width, height)
-        self.console()  # drop what the previous page logged
+        self.driver.get("about:blank")  # the previous page stops (and stops logging)
+        self.console()  # drop what it logged
         self.driver.get(url)
         if wait_for:
             self.wait_for(wait_for, timeout=timeout)

@@ -75,6 +75,7 @@ ARGS: dict[str, list[str]] = {
     "cache invalidate": ["--family", "user"],
     "health": [],
     "health serve": ["--address", "no-such-host.invalid"],  # fails before serving, both ways
+    "dashboard": ["--listen", "no-such-host.invalid"],  # refused before serving, both ways
 }
 _LOCAL = {"local start", "local stop", "local status", "local url", "local destroy",
           "local kill", "local switchover", "local drill failover"}

@@ -52,13 +52,20 @@ def loadtest(app: AppContext, clients: int, jobs: int, duration: int, rate: floa
     from .. import loadtest as lib
     from ..config import load
     from ..errors import EXIT_DIFFERENCES
+    from ..loadtest.last import save_last_result
 
     configured = load(app.config_file).loadtest_weights
     options = lib.LoadtestOptions(clients=clients, jobs=jobs, duration=duration, rate=rate,
                                   weights={**configured, **weights}, against=against,
                                   allow_unmarked=yes)
-    report = lib.run(app.writable_target(), options, on_event=app.out.note)
-    app.out.document(lib.report_document(report))
+    target = app.writable_target()
+    report = lib.run(target, options, on_event=app.out.note)
+    document = lib.report_document(report)
+    try:  # for the dashboard's "last load test"
+        save_last_result(target, document)
+    except OSError as exc:
+        app.out.note(f"note: the result was not kept for the dashboard: {exc.strerror}")
+    app.out.document(document)
     _render(app, report)
     if report.missed:
         raise click.exceptions.Exit(EXIT_DIFFERENCES)

@@ -1,5 +1,6 @@
 """Renders the dashboard: jinja2 templates with autoescape on (everything the database says
-is text), the charts of ``charts``, and the same data as JSON."""
+is text), the charts of ``charts``, and the same data as JSON. A value the data lacks
+renders as nothing or "-", never as an error page."""
 
 from __future__ import annotations
 
@@ -74,20 +75,32 @@ def _duration(seconds: Any) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _defined(function: Any) -> Any:
+    """A filter that takes a missing value (an older loadtest JSON, say) as None: a page
+    renders what it has rather than failing."""
+    from jinja2 import Undefined
+
+    def wrapped(value: Any, *args: Any) -> Any:
+        return function(None if isinstance(value, Undefined) else value, *args)
+
+    return wrapped
+
+
 class Renderer:
     def __init__(self, target_display: str, *, refresh: float, slow_every: float,
                  show_queries: bool = False) -> None:
-        from jinja2 import Environment, FileSystemLoader, StrictUndefined
+        from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 
         self.target_display = target_display
         self.refresh = refresh
         self.slow_every = slow_every
         self.show_queries = show_queries
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
-                               undefined=StrictUndefined, trim_blocks=True,
+                               undefined=ChainableUndefined, trim_blocks=True,
                                lstrip_blocks=True)
-        self.env.filters.update(ago=_ago, stamp=_stamp, bytes=_bytes, num=_num,
-                                duration=_duration)
+        self.env.filters.update({name: _defined(f) for name, f in (
+            ("ago", _ago), ("stamp", _stamp), ("bytes", _bytes), ("num", _num),
+            ("duration", _duration))})
         self.env.globals.update(charts=charts, titles=TITLES, order=ORDER)
 
     def _context(self, view: View) -> dict[str, Any]:
