@@ -5,9 +5,11 @@ extension, the database gone) becomes an error line in its box while the others 
 show. Sections come in two tiers:
 
 * **live** (every refresh): migrations and an online migration's progress, the health
-  checks, connections by state, replica lag, the sessions running now;
-* **slow** (every ``slow_every`` seconds): drift, partitions, the maintenance plan and the
-  slowest statements, which read the catalog or every table's statistics.
+  checks of sessions and replication, connections by state, replica lag, the sessions
+  running now;
+* **slow** (every ``slow_every`` seconds): drift, partitions, the maintenance plan, the
+  slowest statements and the health checks of bloat and partition runway, which read the
+  catalog or every table's statistics.
 
 Every connection the dashboard opens is read-only (``default_transaction_read_only``)
 with a short ``statement_timeout``, except drift's, which is read-only by contract but may
@@ -29,7 +31,7 @@ from ..target import Target, connect, one_line
 
 APPLICATION = "watoto-schema dashboard"
 LIVE = ("migrations", "health", "activity")
-SLOW = ("drift", "partitions", "maintenance", "statements")
+SLOW = ("drift", "partitions", "maintenance", "statements", "health_relations")
 HIDDEN_QUERY = "(another role's statement: --show-queries shows it)"
 
 
@@ -112,10 +114,12 @@ def migrations(target: Target, options: Options) -> Section:
     return Section("migrations", status_, data)
 
 
-def health(target: Target, options: Options) -> Section:
+def health(target: Target, options: Options, which: str = "sessions") -> Section:
+    """The health checks of sessions and replication (live); ``relations``: bloat and the
+    partition runway, which read every table's statistics (slow)."""
     from ..health import collect
 
-    report = collect(target, options.thresholds, deadline=options.deadline)
+    report = collect(target, options.thresholds, deadline=options.deadline, which=which)
     checks = []
     connections: dict[str, float] = {}
     lag: dict[str, float] = {}
@@ -131,7 +135,7 @@ def health(target: Target, options: Options) -> Section:
                     or "standby"] = metric.value
             elif metric.name == "standby_replay_lag_seconds":
                 lag["this standby"] = metric.value
-    return Section("health", report.status,
+    return Section("health" if which == "sessions" else "health_relations", report.status,
                    {"checks": checks, "connections": connections, "lag": lag,
                     "seconds": round(report.seconds, 3)})
 
@@ -252,7 +256,8 @@ LIVE_SECTIONS: dict[str, Callable[[Target, Options], Section]] = {
     "migrations": migrations, "health": health, "activity": activity}
 SLOW_SECTIONS: dict[str, Callable[[Target, Options], Section]] = {
     "drift": drift, "partitions": partitions, "maintenance": maintenance,
-    "statements": statements}
+    "statements": statements,
+    "health_relations": lambda target, options: health(target, options, "relations")}
 
 
 def collect_section(name: str, target: Target, options: Options) -> Section:

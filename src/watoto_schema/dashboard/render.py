@@ -4,7 +4,7 @@ renders as nothing or "-", never as an error page."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,27 @@ def _duration(seconds: Any) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+_WORST = {"ok": 0, "unknown": 1, "warning": 2, "error": 3, "critical": 4}
+
+
+def shown(sections: dict[str, Any]) -> dict[str, Any]:
+    """The sections as the page shows them: the health checks read live and those read
+    with the slow sections (bloat, partition runway) in one box, its status the worst."""
+    out = dict(sections)
+    relations = out.pop("health_relations", None)
+    live = out.get("health")
+    if relations is None:
+        return out
+    if live is None:
+        out["health"] = replace(relations, name="health")
+        return out
+    checks = list(live.data.get("checks", [])) + list(relations.data.get("checks", []))
+    out["health"] = replace(live, data={**live.data, "checks": checks},
+                            status=max(live.status, relations.status, key=_WORST.__getitem__),
+                            error=live.error or relations.error)
+    return out
+
+
 def _defined(function: Any) -> Any:
     """A filter that takes a missing value (an older loadtest JSON, say) as None: a page
     renders what it has rather than failing."""
@@ -104,11 +125,13 @@ class Renderer:
         self.env.globals.update(charts=charts, titles=TITLES, order=ORDER)
 
     def _context(self, view: View) -> dict[str, Any]:
-        health = view.sections.get("health")
-        partitions = view.sections.get("partitions")
-        statements = view.sections.get("statements")
+        sections = shown(view.sections)
+        health = sections.get("health")
+        partitions = sections.get("partitions")
+        statements = sections.get("statements")
         today = date.today()
-        return {"view": view, "s": view.sections, "target": self.target_display,
+        return {"view": view, "s": sections, "target": self.target_display,
+                "pending": any(name not in sections for name in ORDER),
                 "refresh": self.refresh, "slow_every": self.slow_every,
                 "show_queries": self.show_queries, "today": today,
                 "now": datetime.now(UTC),

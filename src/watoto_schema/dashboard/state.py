@@ -55,11 +55,12 @@ class Dashboard:
 
     def view(self, wait: float = 0.0) -> View:
         """The sections now; starts a background collection when they are stale. With
-        ``wait``, waits up to that many seconds for a collection when there is no data."""
+        ``wait``, waits up to that many seconds for the live sections when they have never
+        been read (a first visit); the slow ones follow on the page's next refresh."""
         self._maybe_collect()
-        if wait and not self.sections:
+        if wait and not all(name in self.sections for name in LIVE):
             with self._done:
-                self._done.wait_for(lambda: bool(self.sections) and not self._running.is_set(),
+                self._done.wait_for(lambda: all(name in self.sections for name in LIVE),
                                     timeout=wait)
         with self._lock:
             sections = dict(self.sections)
@@ -94,6 +95,8 @@ class Dashboard:
                     continue  # the database is gone: do not wait on it once per section
                 section = self.collect(name, self.target, self.options)
                 self._store(section)
+                with self._done:
+                    self._done.notify_all()
             with self._lock:
                 self._live_at = time.monotonic()
                 if slow and self.down_since is None:

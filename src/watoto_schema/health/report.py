@@ -44,9 +44,12 @@ def _skipped(name: str, exc: BaseException) -> c.Check:
 
 
 def collect(target: Target, thresholds: Thresholds | None = None, *, exact: bool = False,
-            deadline: float = 10.0) -> HealthReport:
+            deadline: float = 10.0, which: str = "all") -> HealthReport:
     """Run every check against ``target``; read-only.
 
+    ``which``: ``all``; ``sessions`` (the checks of one connection's cheap reads: connections,
+    statements, transactions, replication...); ``relations`` (bloat and partition runway,
+    which read every table's statistics: the dashboard reads them less often).
     Each check's statements run under ``statement_timeout`` = ``deadline``; a check that
     fails (no privilege, an extension missing, the deadline) becomes ``unknown`` with the
     reason and the others still run. Connection failures raise ``ConnectionFailed``.
@@ -56,14 +59,17 @@ def collect(target: Target, thresholds: Thresholds | None = None, *, exact: bool
     th = thresholds or Thresholds()
     began = time.perf_counter()
     report = HealthReport(target.display)
-    with connect(target, application_name=APPLICATION) as conn:
-        conn.execute("SELECT set_config('statement_timeout', %s, false)",
-                     (f"{int(deadline * 1000)}ms",))
-        for name, check in c.CONNECTION_CHECKS:
-            try:
-                report.checks.extend(check(conn, th))
-            except psycopg.Error as exc:
-                report.checks.append(_skipped(name, exc))
+    if which not in ("all", "sessions", "relations"):
+        raise ValueError(which)
+    if which != "relations":
+        with connect(target, application_name=APPLICATION) as conn:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)",
+                         (f"{int(deadline * 1000)}ms",))
+            for name, check in c.CONNECTION_CHECKS:
+                try:
+                    report.checks.extend(check(conn, th))
+                except psycopg.Error as exc:
+                    report.checks.append(_skipped(name, exc))
     options = f"-c statement_timeout={int(deadline * 1000)}"
     timed = Target(_with_options(target.conninfo, options), target.source)
     def bloat() -> list[c.Check]:
@@ -72,7 +78,8 @@ def collect(target: Target, thresholds: Thresholds | None = None, *, exact: bool
     def partitions() -> list[c.Check]:
         return c.partition_runway(timed, th)
 
-    for name, run in (("bloat", bloat), ("partitions", partitions)):
+    relation_checks = (("bloat", bloat), ("partitions", partitions))
+    for name, run in relation_checks if which != "sessions" else ():
         try:
             report.checks.extend(run())
         except psycopg.Error as exc:
