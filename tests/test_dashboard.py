@@ -179,6 +179,15 @@ def test_json_and_read_only_endpoints(site: Site) -> None:
         assert refused.value.code == 405
     page_status, page, page_headers = get(site.url)
     assert page_status == 200 and "script-src 'nonce-" in page_headers["Content-Security-Policy"]
+    # a password in the connection string is never shown (the local socket trusts us)
+    secret = "hunter2-not-to-be-shown"
+    with_password = Target(psycopg.conninfo.make_conninfo(site.target.conninfo,
+                                                           password=secret), "tests")
+    with serving(with_password) as url:
+        for path in ("", "sections", "dashboard.json"):
+            status, body, _ = get(url + path)
+            assert status == 200 and secret not in body
+            assert path == "sections" or "watoto_dash" in body  # the target, redacted
     # the dashboard's own sessions cannot write
     with psycopg.connect(read_only(site.target, 5).conninfo) as conn:
         assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
