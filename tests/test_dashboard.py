@@ -280,6 +280,8 @@ def test_the_page_says_the_database_went_away_and_recovers(site: Site,
         assert "unreachable" in banner and "Traceback" not in browser.text()
         # the last data is still shown, marked stale
         assert "9 applied" in browser.text("#migrations")
+        assert browser.until("return document.querySelector('#migrations .stale') !== null")
+        assert "Showing the data read" in browser.text("#migrations .stale")
     finally:
         site.cluster.start(dbname=None)
     assert browser.until("return document.querySelector('[data-down]') === null", timeout=30)

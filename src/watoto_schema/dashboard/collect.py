@@ -43,7 +43,8 @@ class Section:
     status: str = "unknown"  # ok | warning | critical | unknown | error
     data: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    collected_at: datetime | None = None
+    collected_at: datetime | None = None  # when it was last asked for
+    data_at: datetime | None = None  # when ``data`` was read (earlier, when stale)
     seconds: float = 0.0
     stale: bool = False  # the last collection failed; data is from an earlier one
     unreachable: bool = False  # it failed because the database could not be reached
@@ -78,6 +79,15 @@ def _rows(conn: Any, name: str, params: Sequence[Any] = ()) -> list[dict[str, An
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql_text(f"dashboard/{name}.sql"), params or None)
         return list(cur.fetchall())
+
+
+def _hide_others(rows: list[dict[str, Any]], user: Any, options: Options) -> Any:
+    """Replace the statement text of other roles' rows unless --show-queries; ``user``."""
+    if not options.show_queries:
+        for row in rows:
+            if row["user"] != user:
+                row["query"] = HIDDEN_QUERY
+    return user
 
 
 # -- the sections --------------------------------------------------------------------------
@@ -145,10 +155,7 @@ def activity(target: Target, options: Options) -> Section:
     with connect(read_only(target, options.deadline), application_name=APPLICATION) as conn:
         rows = _rows(conn, "activity")
         me = conn.execute("SELECT current_user").fetchone()
-    user = me[0] if me else None
-    for row in rows:
-        if row["user"] != user and not options.show_queries:
-            row["query"] = HIDDEN_QUERY
+    user = _hide_others(rows, me[0] if me else None, options)
     waiting = sum(1 for r in rows if r["wait_event_type"] == "Lock")
     return Section("activity", "warning" if waiting else "ok",
                    {"sessions": rows, "user": user, "lock_waits": waiting})
@@ -229,10 +236,7 @@ def statements(target: Target, options: Options) -> Section:
                             "shared_preload_libraries)"})
         rows = _rows(conn, "statements")
         me = conn.execute("SELECT current_user").fetchone()
-    user = me[0] if me else None
-    for r in rows:
-        if r["user"] != user and not options.show_queries:
-            r["query"] = HIDDEN_QUERY
+    _hide_others(rows, me[0] if me else None, options)
     return Section("statements", "ok", {"statements": rows})
 
 
@@ -271,6 +275,7 @@ def collect_section(name: str, target: Target, options: Options) -> Section:
     except Exception as exc:  # any failure is shown in its box, never as a traceback
         section = Section(name, "error", error=_why(exc), unreachable=_unreachable(exc))
     section.collected_at = datetime.now(UTC)
+    section.data_at = None if section.error else section.collected_at
     section.seconds = time.perf_counter() - began
     return section
 

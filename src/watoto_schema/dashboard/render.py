@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from ..units import format_bytes
 from . import charts
 from .state import View
 
@@ -43,17 +44,6 @@ def _stamp(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     return "-" if value is None else str(value)
-
-
-def _bytes(value: Any) -> str:
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(value)
 
 
 def _num(value: Any) -> str:
@@ -120,7 +110,7 @@ class Renderer:
                                undefined=ChainableUndefined, trim_blocks=True,
                                lstrip_blocks=True)
         self.env.filters.update({name: _defined(f) for name, f in (
-            ("ago", _ago), ("stamp", _stamp), ("bytes", _bytes), ("num", _num),
+            ("ago", _ago), ("stamp", _stamp), ("bytes", format_bytes), ("num", _num),
             ("duration", _duration))})
         self.env.globals.update(charts=charts, titles=TITLES, order=ORDER)
 

@@ -119,7 +119,7 @@ class Dashboard:
             if section.error is not None and previous is not None and previous.data:
                 # keep what was shown, marked stale, with the reason
                 section.data, section.stale = previous.data, True
-                section.status = previous.status
+                section.status, section.data_at = previous.status, previous.data_at
             self.sections[section.name] = section
             if section.name == "health" and section.error is None:
                 self._remember(section)
