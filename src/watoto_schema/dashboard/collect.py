@@ -7,9 +7,10 @@ show. Sections come in two tiers:
 * **live** (every refresh): migrations and an online migration's progress, the health
   checks of sessions and replication, connections by state, replica lag, the sessions
   running now;
-* **slow** (every ``slow_every`` seconds): drift, partitions, the maintenance plan, the
-  slowest statements and the health checks of bloat and partition runway, which read the
-  catalog or every table's statistics.
+* **slow** (every ``slow_every`` seconds): drift, partitions, the maintenance plan and the
+  slowest statements, which read the catalog or every table's statistics. The health
+  checks of bloat and partition runway are judged from the plan and the partitions read
+  here (one read each, not two).
 
 Every connection the dashboard opens is read-only (``default_transaction_read_only``)
 with a short ``statement_timeout``, except drift's, which is read-only by contract but may
@@ -31,7 +32,7 @@ from ..target import Target, connect, one_line
 
 APPLICATION = "watoto-schema dashboard"
 LIVE = ("migrations", "health", "activity")
-SLOW = ("drift", "partitions", "maintenance", "statements", "health_relations")
+SLOW = ("drift", "partitions", "maintenance", "statements")
 HIDDEN_QUERY = "(another role's statement: --show-queries shows it)"
 
 
@@ -124,18 +125,23 @@ def migrations(target: Target, options: Options) -> Section:
     return Section("migrations", status_, data)
 
 
-def health(target: Target, options: Options, which: str = "sessions") -> Section:
-    """The health checks of sessions and replication (live); ``relations``: bloat and the
-    partition runway, which read every table's statistics (slow)."""
+def _check(check: Any) -> dict[str, Any]:
+    return {"name": check.name, "status": check.status, "value": str(check.value),
+            "threshold": check.threshold, "hint": check.hint}
+
+
+def health(target: Target, options: Options) -> Section:
+    """The health checks of sessions and replication. Bloat and the partition runway are
+    judged from the maintenance and partitions sections' own reads (``health_checks``),
+    not read twice."""
     from ..health import collect
 
-    report = collect(target, options.thresholds, deadline=options.deadline, which=which)
+    report = collect(target, options.thresholds, deadline=options.deadline, which="sessions")
     checks = []
     connections: dict[str, float] = {}
     lag: dict[str, float] = {}
     for check in report.checks:
-        checks.append({"name": check.name, "status": check.status, "value": str(check.value),
-                       "threshold": check.threshold, "hint": check.hint})
+        checks.append(_check(check))
         for metric in check.metrics:
             if metric.name == "connections":
                 connections[metric.labels.get("state", "?")] = metric.value
@@ -145,7 +151,7 @@ def health(target: Target, options: Options, which: str = "sessions") -> Section
                     or "standby"] = metric.value
             elif metric.name == "standby_replay_lag_seconds":
                 lag["this standby"] = metric.value
-    return Section("health" if which == "sessions" else "health_relations", report.status,
+    return Section("health", report.status,
                    {"checks": checks, "connections": connections, "lag": lag,
                     "seconds": round(report.seconds, 3)})
 
@@ -175,12 +181,14 @@ def drift(target: Target, options: Options) -> Section:
 
 
 def partitions(target: Target, options: Options) -> Section:
+    from ..health.checks import runway_of
     from ..partitions import list_partitions, load_policy
 
     policy = load_policy(options.policy_file)
     tables = []
     worst = "ok"
-    for report in list_partitions(read_only(target, options.deadline), policy=policy):
+    reports = list_partitions(read_only(target, options.deadline), policy=policy)
+    for report in reports:
         ranges = [{"name": p.name, "lower": p.lower, "upper": p.upper,
                    "rows": p.estimated_rows, "bytes": p.bytes}
                   for p in report.partitions if p.lower or p.upper]
@@ -192,16 +200,28 @@ def partitions(target: Target, options: Options) -> Section:
                        "warnings": list(report.warnings)})
         if report.warnings:
             worst = "warning"
-    return Section("partitions", worst, {"tables": tables})
+    return Section("partitions", worst, {
+        "tables": tables,
+        "health_checks": [_check(c) for c in runway_of(reports, _thresholds(options))]})
+
+
+def _thresholds(options: Options) -> Any:
+    from ..health import Thresholds
+
+    return options.thresholds or Thresholds()
 
 
 def maintenance(target: Target, options: Options) -> Section:
+    from ..health.checks import bloat_of, bloat_thresholds
     from ..maintenance import plan
     from .schedule import next_run
 
-    found = plan(read_only(target, options.deadline))
+    thresholds = _thresholds(options)  # one plan serves the box and the health bloat check
+    found = plan(read_only(target, options.deadline), bloat_thresholds(thresholds))
     with connect(read_only(target, options.deadline), application_name=APPLICATION) as conn:
         tables = _rows(conn, "vacuum")
+        unused = _rows(conn, "unused_indexes")
+        duplicate = _rows(conn, "duplicate_indexes")
         now_row = conn.execute("SELECT now()").fetchone()
     now = now_row[0] if now_row and isinstance(now_row[0], datetime) else datetime.now(UTC)
     schedule = None
@@ -212,17 +232,11 @@ def maintenance(target: Target, options: Options) -> Section:
               "size_bytes": t.size_bytes} for t in found.tasks]
     advice = [{"relation": f"{f.schema}.{f.relation}", "kind": f.kind, "reason": f.reason}
               for f in found.advice]
-    unused = [r for r in _index_rows(target, options, "unused_indexes")]
-    duplicate = [r for r in _index_rows(target, options, "duplicate_indexes")]
     return Section("maintenance", "warning" if tasks or advice else "ok",
                    {"tasks": tasks, "advice": advice, "notes": list(found.notes),
                     "tables": tables, "schedule": schedule, "unused_indexes": unused,
-                    "duplicate_indexes": duplicate})
-
-
-def _index_rows(target: Target, options: Options, name: str) -> list[dict[str, Any]]:
-    with connect(read_only(target, options.deadline), application_name=APPLICATION) as conn:
-        return _rows(conn, name)
+                    "duplicate_indexes": duplicate,
+                    "health_checks": [_check(c) for c in bloat_of(found, thresholds, False)]})
 
 
 def statements(target: Target, options: Options) -> Section:
@@ -260,8 +274,7 @@ LIVE_SECTIONS: dict[str, Callable[[Target, Options], Section]] = {
     "migrations": migrations, "health": health, "activity": activity}
 SLOW_SECTIONS: dict[str, Callable[[Target, Options], Section]] = {
     "drift": drift, "partitions": partitions, "maintenance": maintenance,
-    "statements": statements,
-    "health_relations": lambda target, options: health(target, options, "relations")}
+    "statements": statements}
 
 
 def collect_section(name: str, target: Target, options: Options) -> Section:

@@ -69,20 +69,18 @@ _WORST = {"ok": 0, "unknown": 1, "warning": 2, "error": 3, "critical": 4}
 
 
 def shown(sections: dict[str, Any]) -> dict[str, Any]:
-    """The sections as the page shows them: the health checks read live and those read
-    with the slow sections (bloat, partition runway) in one box, its status the worst."""
+    """The sections as the page shows them: the Health box holds the checks read live and
+    those judged from the maintenance plan and the partitions (bloat, partition runway);
+    its status is the worst of them."""
     out = dict(sections)
-    relations = out.pop("health_relations", None)
     live = out.get("health")
-    if relations is None:
+    extra = [check for name in ("maintenance", "partitions") if name in out
+             for check in out[name].data.get("health_checks", [])]
+    if live is None or not extra:
         return out
-    if live is None:
-        out["health"] = replace(relations, name="health")
-        return out
-    checks = list(live.data.get("checks", [])) + list(relations.data.get("checks", []))
-    out["health"] = replace(live, data={**live.data, "checks": checks},
-                            status=max(live.status, relations.status, key=_WORST.__getitem__),
-                            error=live.error or relations.error)
+    checks = list(live.data.get("checks", [])) + extra
+    status = max([live.status] + [c["status"] for c in extra], key=_WORST.__getitem__)
+    out["health"] = replace(live, data={**live.data, "checks": checks}, status=status)
     return out
 
 

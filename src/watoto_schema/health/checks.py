@@ -329,12 +329,23 @@ def invalid_indexes(conn: psycopg.Connection[Any], th: Thresholds) -> list[Check
                   [Metric("invalid_indexes", len(broken), help="INVALID indexes not being built")])]
 
 
+def bloat_thresholds(th: Thresholds) -> Any:
+    """The maintenance plan's thresholds with the health check's bloat limits."""
+    from .. import maintenance
+
+    return maintenance.Thresholds(table_bloat_ratio=th.bloat_ratio,
+                                  index_bloat_ratio=th.bloat_ratio,
+                                  bloat_min_bytes=th.bloat_min_bytes)
+
+
 def bloat(target: Target, th: Thresholds, exact: bool) -> list[Check]:
     from .. import maintenance
 
-    plan = maintenance.plan(target, maintenance.Thresholds(
-        table_bloat_ratio=th.bloat_ratio, index_bloat_ratio=th.bloat_ratio,
-        bloat_min_bytes=th.bloat_min_bytes), exact=exact)
+    return bloat_of(maintenance.plan(target, bloat_thresholds(th), exact=exact), th, exact)
+
+
+def bloat_of(plan: Any, th: Thresholds, exact: bool) -> list[Check]:
+    """The bloat check of a maintenance plan made with ``bloat_thresholds(th)``."""
     findings = [f for t in plan.tasks for f in t.findings] + list(plan.advice)
     bloated = [f for f in findings if f.kind in ("table_bloat", "index_bloat")]
     details = [{"relation": f"{f.schema}.{f.relation}", "kind": f.kind, "reason": f.reason}
@@ -351,7 +362,11 @@ def bloat(target: Target, th: Thresholds, exact: bool) -> list[Check]:
 def partition_runway(target: Target, th: Thresholds) -> list[Check]:
     from .. import partitions
 
-    reports = partitions.list_partitions(target)
+    return runway_of(partitions.list_partitions(target), th)
+
+
+def runway_of(reports: list[Any], th: Thresholds) -> list[Check]:
+    """The partition runway check of ``partitions.list_partitions``' reports."""
     status, details, metrics = OK, [], []
     for r in reports:
         if r.runway_days is not None:
