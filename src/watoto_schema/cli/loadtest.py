@@ -148,6 +148,7 @@ def _find_capacity(app: AppContext, options: Any, start_rate: float | None,
 
 def _render_capacity(app: AppContext, result: object) -> None:
     from ..loadtest.capacity import CapacityReport, achieved_tps, worst
+    from .output import escape
 
     assert isinstance(result, CapacityReport)
     kinds = [c.kind for c in result.curve[0].report.classes] if result.curve else []
@@ -191,8 +192,9 @@ def _render_capacity(app: AppContext, result: object) -> None:
             f"{w.wait_event_type}/{w.wait_event} {w.sessions:g}" for w in server.waits[:6]))
     if server.statements:
         app.out.table("top statements (pg_stat_statements)",
-                      ["query", "calls", "total ms", "mean ms"],
-                      [[s.query, f"{s.calls:,}", f"{s.total_ms:,.1f}", f"{s.mean_ms:.3f}"]
+                      ["total ms", "calls", "mean ms", "query"],
+                      [[f"{s.total_ms:,.1f}", f"{s.calls:,}", f"{s.mean_ms:.3f}",
+                        escape(s.query if len(s.query) <= 90 else s.query[:89] + "…")]
                        for s in server.statements])
     else:
         app.out.line(f"top statements: skipped: {server.statements_skipped}")

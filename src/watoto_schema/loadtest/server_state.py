@@ -126,7 +126,7 @@ class Sampler:
         try:
             self._reset(schema)
         except psycopg.Error as exc:
-            return None, f"pg_stat_statements cannot be reset by this role: {one_line(exc)}"
+            return None, f"pg_stat_statements cannot be used (reset): {one_line(exc)}"
         return schema, None
 
     def _reset(self, schema: str) -> None:
