@@ -65,7 +65,7 @@ def connection_environment(conninfo: str) -> dict[str, str]:
     return env
 
 
-@dataclass
+@dataclass(slots=True)
 class Transaction:
     script: int  # index in the order the scripts were given to pgbench
     latency_us: int | None  # None: failed; with --rate, counted from the scheduled start
@@ -140,18 +140,26 @@ def read_log(path: Path) -> list[Transaction]:
     does: the percentiles do not hide queueing.
     """
     found: list[Transaction] = []
+    append = found.append
     with path.open(encoding="ascii", errors="replace") as lines:
         for line in lines:
             fields = line.split()
-            if len(fields) < 4:
+            if len(fields) < 6:
+                if len(fields) >= 4 and fields[2] != "skipped":
+                    append(Transaction(int(fields[3]), _latency(fields[2])))
                 continue
             latency = fields[2]
             if latency == "skipped":
                 continue
-            epoch = (int(fields[4]) * 1_000_000 + int(fields[5])
-                     if len(fields) >= 6 and fields[4].isdigit() and fields[5].isdigit() else 0)
-            lag = int(fields[6]) if len(fields) >= 7 and fields[6].isdigit() else None
-            found.append(Transaction(int(fields[3]),
-                                     int(latency) if latency.isdigit() else None, epoch, lag,
-                                     int(fields[0]) if fields[0].isdigit() else 0))
+            try:
+                epoch = int(fields[4]) * 1_000_000 + int(fields[5])
+                lag = int(fields[6]) if len(fields) >= 7 else None
+                append(Transaction(int(fields[3]), _latency(latency), epoch, lag,
+                                   int(fields[0])))
+            except ValueError:
+                continue
     return found
+
+
+def _latency(text: str) -> int | None:
+    return int(text) if text.isdigit() else None

@@ -165,7 +165,7 @@ def _script_rows(report: LoadtestReport) -> dict[str, Any]:
     targets = [t for kind in CLASSES for t in (OUR_TARGET_MS[kind], DESIGN_TARGET_MS[kind])]
     axis = _log_axis([*values, *targets])
     row, label_width = 26, 190
-    width = SCRIPT_WIDTH - label_width - RIGHT
+    width = SCRIPT_WIDTH - label_width - 3 * RIGHT
     rows = []
     for index, script in enumerate(report.scripts):
         y = TOP + index * row + row / 2
