@@ -68,7 +68,9 @@ def test_the_capacity_curve_its_json_and_its_page(sample: Target, tmp_path: Path
         assert step["scripts"]["student_dashboard"]["class"] == "read"
         # The verdict of a step is its p95s against the design's targets, failures, keeping up.
         over = [kind for kind, stats in step["classes"].items() if stats["p95_ms"] is not None
-                and stats["p95_ms"] > loadtest.DESIGN_TARGET_MS[kind]]
+                and stats["p95_ms"] > loadtest.DESIGN_TARGET_MS[kind]
+                and stats["transactions"] >= capacity.MIN_TRANSACTIONS]
+        assert all(f"fewer than {capacity.MIN_TRANSACTIONS}" in why for why in step["unjudged"])
         assert step["met"] == (not step["missed"])
         assert all(any(kind in why for why in step["missed"]) for kind in over)
         server = step["server"]
@@ -212,3 +214,15 @@ def test_the_search_steps_up_then_bisects() -> None:
     met = max(r for r in asked if r <= 300)
     missed = min(r for r in asked if r > 300)
     assert (missed - met) / met <= 0.05 and 285 <= met <= 300
+
+
+def test_a_step_too_thin_to_judge_misses_and_says_why(sample: Target) -> None:  # noqa: F811
+    # Five transactions a second over 50 fresh sessions: nearly every one is a session's
+    # first of its script, left out as cold, so no class has a p95 worth judging.
+    result = run("loadtest", "--dsn", sample.conninfo, "--clients", "50", "--jobs", "2",
+                 "--find-capacity", "--start-rate", "5", "--step-seconds", "2",
+                 "--max-minutes", "0.2", "--json")
+    line = one_error_line(result, code=2)
+    assert "too few warm transactions to judge any class" in line
+    step = json.loads(result.stdout)["curve"][0]
+    assert step["cold_skipped"] > 0 and step["transactions"] < capacity.MIN_TRANSACTIONS

@@ -147,7 +147,7 @@ def _find_capacity(app: AppContext, options: Any, start_rate: float | None,
 
 
 def _render_capacity(app: AppContext, result: object) -> None:
-    from ..loadtest.capacity import CapacityReport, achieved_tps, worst
+    from ..loadtest.capacity import CapacityReport, achieved_tps, unjudged, worst
     from .output import escape
 
     assert isinstance(result, CapacityReport)
@@ -161,7 +161,8 @@ def _render_capacity(app: AppContext, result: object) -> None:
           *["/".join(_ms(v) for v in (c.stats.p50_ms, c.stats.p95_ms, c.stats.p99_ms))
             for c in step.report.classes],
           str(step.report.total.failures),
-          "met" if step.met else "missed: " + "; ".join(step.missed)]
+          ("met" if step.met else "missed: " + "; ".join(step.missed))
+          + "".join(f" ({why})" for why in unjudged(step.report))]
          for step in result.curve])
     app.out.line(f"protocol: {result.protocol} ({result.protocol_reason})")
     failing = result.first_failing

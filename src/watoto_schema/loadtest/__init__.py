@@ -122,6 +122,7 @@ class LoadtestReport:
     server: ServerState | None = None  # sampled during the run (capacity steps)
     pgbench_cpu_seconds: float | None = None
     cold_skipped: int = 0  # first transactions of a script on a client, left out (run_step)
+    cold_by_class: dict[str, int] = field(default_factory=dict)
 
     @property
     def missed(self) -> list[str]:
@@ -243,6 +244,7 @@ def run_step(workload: Workload, *, duration: int, rate: float | None,
                                       log_dir, watch)
     analysed = time.perf_counter()
     skipped = 0
+    cold: dict[str, int] = {}
     if skip_cold:
         seen: set[tuple[int, int]] = set()
         warm = []
@@ -252,9 +254,14 @@ def run_step(workload: Workload, *, duration: int, rate: float | None,
             else:
                 seen.add((tx.client, tx.script))
         skipped = len(outcome.transactions) - len(warm)
+        order = list(workload.chosen)
+        for _client, script in seen:
+            kind = BY_NAME[order[script]].kind
+            cold[kind] = cold.get(kind, 0) + 1
         outcome.transactions = warm
     report = _report(options, list(workload.chosen), workload.chosen, outcome, command)
     report.cold_skipped = skipped
+    report.cold_by_class = cold
     report.protocol = workload.protocol.protocol
     report.protocol_reason = workload.protocol.reason
     report.pgbench_cpu_seconds = outcome.cpu_seconds

@@ -27,6 +27,9 @@ from ..target import Target
 from . import LoadtestOptions, LoadtestReport, Workload, prepare, run_step
 from .scripts import BY_NAME
 
+# Below this many warm transactions in a step a class's p95 is one or two outliers.
+MIN_TRANSACTIONS = 20
+
 
 class CapacityNotReached(WatotoError):
     """Even the lowest rate of the search missed the targets: a finding, exit 2."""
@@ -106,9 +109,28 @@ def achieved_tps(report: LoadtestReport) -> float:
     return round(done / report.duration, 1) if report.duration else 0.0
 
 
+def unjudged(report: LoadtestReport) -> list[str]:
+    """Classes with too few warm transactions in the step for their p95 to mean anything."""
+    return [f"{c.kind}: {c.stats.transactions} warm transaction(s), fewer than "
+            f"{MIN_TRANSACTIONS}: its p95 not judged"
+            for c in report.classes
+            if c.stats.transactions < MIN_TRANSACTIONS
+            and c.stats.transactions + report.cold_by_class.get(c.kind, 0) > 0]
+
+
 def judge(report: LoadtestReport, rate: float) -> list[str]:
-    """Why a step missed the targets (``report.missed`` and falling behind); empty: met."""
-    missed = list(report.missed)
+    """Why a step missed the targets (``report.missed`` and falling behind); empty: met.
+
+    A class with fewer than ``MIN_TRANSACTIONS`` warm transactions is not judged by its
+    p95 (its failures still count); a step where no class could be judged misses.
+    """
+    thin = {c.kind for c in report.classes if c.stats.transactions < MIN_TRANSACTIONS}
+    missed = [why for why in report.missed
+              if not any(why.startswith(f"{kind} p95 ") for kind in thin)]
+    if len(thin) == len(report.classes):
+        missed.append(f"too few warm transactions to judge any class (fewer than "
+                      f"{MIN_TRANSACTIONS} each): a longer --step-seconds, a higher "
+                      "--start-rate or fewer --clients")
     behind = _fell_behind(report, rate)
     if behind:
         missed.append(behind)
@@ -255,7 +277,7 @@ def step_document(step: Step) -> dict[str, Any]:
         "rate": step.rate, "achieved_tps": achieved_tps(report), "met": step.met,
         "missed": step.missed, "transactions": report.total.transactions,
         "failures": report.total.failures, "aborted_clients": report.aborted_clients,
-        "cold_skipped": report.cold_skipped,
+        "cold_skipped": report.cold_skipped, "unjudged": unjudged(report),
         "classes": {c.kind: _stats(c.stats) for c in report.classes},
         "scripts": {s.name: {"class": s.kind, **_stats(s.stats)} for s in report.scripts},
         "server": asdict(report.server) if report.server else None,

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from . import LoadtestReport, Second
     from .capacity import CapacityReport
 
-WIDTH, HEIGHT = 430, 230
+WIDTH, HEIGHT = 390, 230
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
 SCRIPT_WIDTH = 640
 
@@ -122,14 +122,26 @@ def _chart(title: str, x: Axis, y: Axis, series: list[dict[str, Any]],
     return {
         "title": title, "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT,
         "top": TOP, "bottom": HEIGHT - BOTTOM, "x_label": x_label, "y_label": y_label,
-        "x_ticks": [(px(v), label) for v, label in x.ticks if x.lo <= v <= x.hi],
+        "x_ticks": [(m["x"], m["label"]) for m in _spaced(
+            [{"x": px(v), "label": label} for v, label in x.ticks if x.lo <= v <= x.hi])],
         "y_ticks": [(py(v), label) for v, label in y.ticks if y.lo <= v <= y.hi],
         "series": drawn,
         "lines": [{"y": py(line["value"]), "label": line["label"], "css": line["css"]}
                   for line in lines if y.lo <= line["value"] <= y.hi],
-        "marks": [{"x": px(mark["value"]), "label": mark["label"]}
-                  for mark in (marks or []) if x.lo <= mark["value"] <= x.hi],
+        "marks": _spaced([{"x": px(mark["value"]), "label": mark["label"]}
+                          for mark in (marks or []) if x.lo <= mark["value"] <= x.hi]),
     }
+
+
+def _spaced(marks: list[dict[str, Any]], room: float = 30) -> list[dict[str, Any]]:
+    """Every mark keeps its line; a label too close to the previous shown one is left off."""
+    shown = -room
+    for mark in marks:
+        if mark["x"] - shown < room:
+            mark["label"] = ""
+        else:
+            shown = mark["x"]
+    return marks
 
 
 def _targets(kind: str) -> list[dict[str, Any]]:
@@ -212,7 +224,7 @@ def render_run(report: LoadtestReport) -> str:
 
 def render_capacity(result: CapacityReport) -> str:
     """The page of a capacity search: the curve, then the first failing step (or the last)."""
-    from .capacity import achieved_tps, worst
+    from .capacity import achieved_tps, unjudged, worst
 
     curve = result.curve
     shown = result.first_failing or (curve[-1] if curve else None)
@@ -249,6 +261,6 @@ def render_capacity(result: CapacityReport) -> str:
     worst_class, worst_script = (worst(result.first_failing) if result.first_failing
                                  else (None, None))
     return _page(kind="capacity", capacity=result, curves=curves, shown=shown,
-                 achieved=achieved_tps,
+                 achieved=achieved_tps, unjudged=unjudged,
                  worst_class=worst_class, worst_script=worst_script,
                  timeline=_timeline_charts(stitched, marks), **_context(shown.report))
