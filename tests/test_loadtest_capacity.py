@@ -46,19 +46,21 @@ def test_the_capacity_curve_its_json_and_its_page(sample: Target, tmp_path: Path
     page = tmp_path / "capacity.html"
     began = time.monotonic()
     result = run("loadtest", "--dsn", sample.conninfo, *SMALL, "--find-capacity",
-                 "--against", "design", "--start-rate", "25", "--step-seconds", "2",
-                 "--max-minutes", "0.25", "--report", str(page), "--json")
+                 "--against", "design", "--start-rate", "40", "--step-seconds", "3",
+                 "--max-minutes", "0.3", "--report", str(page), "--json")
     elapsed = time.monotonic() - began
-    # Bounded: no step starts that would end after 15 s (setup and the last analysis aside).
-    assert elapsed < 15 + 8, elapsed
+    # Bounded: no step starts that would end after 18 s (setup and the last analysis aside).
+    assert elapsed < 18 + 8, elapsed
     doc = json.loads(result.stdout)
     assert doc["mode"] == "capacity" and doc["against"] == "design"
     assert doc["protocol"]["mode"] == "prepared" and "direct" in doc["protocol"]["reason"]
-    assert doc["settings"]["step_seconds"] == 2 and doc["settings"]["start_rate"] == 25
+    assert doc["settings"]["step_seconds"] == 3 and doc["settings"]["start_rate"] == 40
     curve = doc["curve"]
-    assert len(curve) >= 2, curve
+    # A first step that met goes on to a second; one that missed (a machine busy enough to
+    # miss the design's targets at 40 tps on 300 students) ends the search alone.
+    assert len(curve) >= 2 if curve[0]["met"] else len(curve) == 1, curve
     rates = [step["rate"] for step in curve]
-    assert rates == sorted(rates) and rates[0] == 25
+    assert rates == sorted(rates) and rates[0] == 40
     for step in curve:
         assert set(step["classes"]) == {"read", "write", "report"}
         assert step["transactions"] > 0 and step["achieved_tps"] > 0

@@ -127,7 +127,9 @@ def judge(report: LoadtestReport, rate: float) -> list[str]:
     thin = {c.kind for c in report.classes if c.stats.transactions < MIN_TRANSACTIONS}
     missed = [why for why in report.missed
               if not any(why.startswith(f"{kind} p95 ") for kind in thin)]
-    if len(thin) == len(report.classes):
+    present = {c.kind for c in report.classes
+               if c.stats.transactions + report.cold_by_class.get(c.kind, 0) > 0}
+    if not present - thin:
         missed.append(f"too few warm transactions to judge any class (fewer than "
                       f"{MIN_TRANSACTIONS} each): a longer --step-seconds, a higher "
                       "--start-rate or fewer --clients")
@@ -141,7 +143,7 @@ def worst(step: Step) -> tuple[str | None, str | None]:
     """The class and the script furthest over their p95 target (or with the most failures)."""
     report = step.report
     classes = [(c.stats.p95_ms / _target_ms(report, c.kind), c.kind) for c in report.classes
-               if c.stats.p95_ms is not None]
+               if c.stats.p95_ms is not None and c.stats.transactions >= MIN_TRANSACTIONS]
     scripts = [(s.stats.p95_ms / _target_ms(report, s.kind), s.name) for s in report.scripts
                if s.stats.p95_ms is not None]
     over = [item for item in classes if item[0] > 1]
