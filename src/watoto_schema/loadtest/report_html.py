@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from . import LoadtestReport, Second
     from .capacity import CapacityReport
 
-WIDTH, HEIGHT = 390, 230
+WIDTH, HEIGHT = 370, 230
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 36
 SCRIPT_WIDTH = 640
 
