@@ -46,8 +46,10 @@ def run_loadtest(url: str, clients: int, jobs: int = 4) -> tuple[dict[str, Any],
     return json.loads(proc.stdout), elapsed
 
 
-def raw_pgbench(url: str, clients: int, jobs: int = 4) -> tuple[float, int]:
-    """pgbench alone with the same scripts, weights and parameters: (seconds, transactions)."""
+def raw_pgbench(url: str, clients: int, jobs: int = 4,
+                protocol: str = "prepared") -> tuple[float, int]:
+    """pgbench alone with the same scripts, weights, parameters and protocol (loadtest's
+    default on a direct connection): (seconds, transactions)."""
     with psycopg.connect(url, autocommit=True) as conn:
         variables, lists = parameters(conn)
     chosen = weights({})
@@ -56,7 +58,8 @@ def raw_pgbench(url: str, clients: int, jobs: int = 4) -> tuple[float, int]:
         scripts = render(work, list(chosen), lists)
         (work / "log").mkdir()
         command = loadtest.pgbench_command(
-            loadtest.LoadtestOptions(clients=clients, jobs=jobs, duration=SECONDS), scripts,
+            loadtest.LoadtestOptions(clients=clients, jobs=jobs, duration=SECONDS,
+                                     protocol=protocol), scripts,
             chosen, variables, work / "log")
         command = [part for part in command if part != "--log"
                    and not part.startswith("--log-prefix")]

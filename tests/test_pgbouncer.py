@@ -22,6 +22,17 @@ pytestmark = pytest.mark.skipif(
     reason="pgbouncer is not installed (Debian: apt-get install pgbouncer)")
 
 
+def _installed_version() -> tuple[int, ...]:
+    import subprocess
+
+    from watoto_schema.loadtest.protocol import parse_version
+
+    found = parse_version(subprocess.run([str(pgbouncer.find_pgbouncer()), "--version"],
+                                         capture_output=True, text=True).stdout)
+    assert found is not None
+    return found
+
+
 def test_pgbouncer_in_front_of_the_local_cluster(workdir: Path) -> None:
     started = run("local", "start", "--pgbouncer", "--json")
     assert started.exit_code == 0, started.output
@@ -55,6 +66,12 @@ def test_pgbouncer_in_front_of_the_local_cluster(workdir: Path) -> None:
     assert result.exit_code in (0, 2), result.output
     doc = json.loads(result.stdout)
     assert doc["total"]["transactions"] > 0 and doc["aborted_clients"] == 0
+    # The protocol for this PgBouncer's version (#21), read from its admin console.
+    version = _installed_version()
+    assert doc["protocol"]["mode"] == ("extended" if version < (1, 21) else "prepared" if
+                                       "max_prepared_statements" in doc["protocol"]["reason"]
+                                       else "extended"), doc["protocol"]
+    assert f"PgBouncer {'.'.join(map(str, version))}" in doc["protocol"]["reason"]
 
     pid = pooler["pid"]
     assert run("local", "stop").exit_code == 0

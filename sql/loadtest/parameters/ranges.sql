@@ -3,7 +3,10 @@
 SELECT (SELECT min(id) FROM users WHERE role = 'student') AS student_min,
        (SELECT max(id) FROM users WHERE role = 'student') AS student_max,
        (SELECT min(id) FROM users WHERE role = 'teacher') AS teacher_min,
-       (SELECT max(id) FROM users WHERE role = 'teacher') AS teacher_max,
+       -- id + 0: not by the key's index. Teachers are loaded before the students, so
+       -- reading the key backwards walks every student first (2.9 s at 1,000,000 students
+       -- against 0.08 s for a scan of the table).
+       (SELECT max(id + 0) FROM users WHERE role = 'teacher') AS teacher_max,
        (SELECT min(id) FROM courses) AS course_min,
        (SELECT max(id) FROM courses) AS course_max,
        (SELECT min(id) FROM enrollment_keys) AS enrollment_min,

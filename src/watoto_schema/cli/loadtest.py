@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from .context import AppContext
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
@@ -36,11 +37,32 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
               show_default=True,
               help="Which p95 targets decide exit 2: ours (1/5/50 ms for reads/writes/reports) "
               "or the design's (10/50/500 ms). Both are always shown.")
+@click.option("--protocol", type=click.Choice(["simple", "extended", "prepared"]),
+              help="pgbench's query protocol (-M). Default: prepared on a direct connection "
+              "(a driver with a statement cache); through PgBouncer, prepared from 1.21 with "
+              "max_prepared_statements > 0, else extended. The report says which and why.")
+@click.option("--find-capacity", is_flag=True,
+              help="Search the highest arrival rate at which every class meets the --against "
+              "p95 targets with no failure: fixed-rate steps, doubling then bisecting. Exit 0 "
+              "found, 2 when even the lowest rate misses.")
+@click.option("--start-rate", type=click.FloatRange(min=0, min_open=True), metavar="TPS",
+              help="With --find-capacity: the first and lowest rate tried [default: 50].")
+@click.option("--step-seconds", type=click.IntRange(min=1), metavar="N",
+              help="With --find-capacity: seconds each rate runs [default: 10].")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), metavar="M",
+              help="With --find-capacity: bound on the whole search; no step starts that "
+              "would end later [default: 10].")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), metavar="FILE.html",
+              help="Also write a self-contained HTML page: latency over time per class, "
+              "p50/p95/p99 per script against both targets, the capacity curve. Checked "
+              "before anything runs.")
 @click.option("--yes", is_flag=True,
               help="Run even when sample-data did not fill the database (the scripts add rows).")
-@pass_app
-def loadtest(app: AppContext, clients: int, jobs: int, duration: int, rate: float | None,
-             weights: dict[str, int], against: str, yes: bool) -> None:
+@click.pass_context
+def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: float | None,
+             weights: dict[str, int], against: str, protocol: str | None, find_capacity: bool,
+             start_rate: float | None, step_seconds: int | None, max_minutes: float | None,
+             report_path: Path | None, yes: bool) -> None:
     """Load the database with the LMS's reads, writes and reports through pgbench.
 
     Parameters (students, courses, emails, search words) come from the data in the
@@ -48,18 +70,48 @@ def loadtest(app: AppContext, clients: int, jobs: int, duration: int, rate: floa
     per-transaction log) and failures per class and script, against the design's targets
     and ours. Exit 2 when a class misses the chosen p95 target or transactions failed; exit
     3 when the database does not carry sample-data's mark and --yes is not given.
+
+    With --find-capacity: the highest fixed arrival rate that meets the targets, what
+    misses first above it and the server's state there (CPU, waits, top statements).
     """
     from .. import loadtest as lib
     from ..config import load
     from ..errors import EXIT_DIFFERENCES
     from ..loadtest.last import save_last_result
 
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    search_options = {"--start-rate": start_rate, "--step-seconds": step_seconds,
+                      "--max-minutes": max_minutes}
+    if find_capacity:
+        if rate is not None:
+            raise click.UsageError("--rate conflicts with --find-capacity, which chooses the "
+                                   "rates itself (--start-rate sets the first)")
+        source = ctx.get_parameter_source("duration")
+        if source is not None and source.name == "COMMANDLINE":
+            raise click.UsageError("--duration conflicts with --find-capacity: each step runs "
+                                   "--step-seconds, the search at most --max-minutes")
+    else:
+        given = [name for name, value in search_options.items() if value is not None]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only apply with --find-capacity")
+    if report_path is not None:
+        from ..loadtest.report_html import check_writable
+
+        check_writable(report_path)
     configured = load(app.config_file).loadtest_weights
     options = lib.LoadtestOptions(clients=clients, jobs=jobs, duration=duration, rate=rate,
                                   weights={**configured, **weights}, against=against,
-                                  allow_unmarked=yes)
+                                  allow_unmarked=yes, protocol=protocol)
+    if find_capacity:
+        _find_capacity(app, options, start_rate, step_seconds, max_minutes, report_path)
+        return
     target = app.writable_target()
     report = lib.run(target, options, on_event=app.out.note)
+    if report_path is not None:
+        from ..loadtest import report_html
+
+        report_html.write(report_path, report_html.render_run(report))
     document = lib.report_document(report)
     try:  # for the dashboard's "last load test"
         save_last_result(target, document)
@@ -67,8 +119,93 @@ def loadtest(app: AppContext, clients: int, jobs: int, duration: int, rate: floa
         app.out.note(f"note: the result was not kept for the dashboard: {exc.strerror}")
     app.out.document(document)
     _render(app, report)
+    if report_path is not None:
+        app.out.note(f"report written to {report_path}")
     if report.missed:
         raise click.exceptions.Exit(EXIT_DIFFERENCES)
+
+
+def _find_capacity(app: AppContext, options: Any, start_rate: float | None,
+                   step_seconds: int | None, max_minutes: float | None,
+                   report_path: Path | None) -> None:
+    from ..loadtest import capacity as lib
+
+    settings = lib.CapacityOptions()
+    if start_rate is not None:
+        settings.start_rate = start_rate
+    if step_seconds is not None:
+        settings.step_seconds = step_seconds
+    if max_minutes is not None:
+        settings.max_minutes = max_minutes
+    result = lib.search(app.writable_target(), options, settings, on_event=app.out.note)
+    if report_path is not None:
+        from ..loadtest import report_html
+
+        report_html.write(report_path, report_html.render_capacity(result))
+    app.out.document(lib.report_document(result))
+    _render_capacity(app, result)
+    if report_path is not None:
+        app.out.note(f"report written to {report_path}")
+    if result.capacity is None:
+        lowest = result.curve[0]
+        raise lib.CapacityNotReached(
+            f"even the lowest rate, {lowest.rate:g} tps, misses the {result.against} "
+            f"targets: {'; '.join(lowest.missed)}")
+
+
+def _render_capacity(app: AppContext, result: object) -> None:
+    from ..loadtest.capacity import CapacityReport, achieved_tps, unjudged, worst
+    from .output import escape
+
+    assert isinstance(result, CapacityReport)
+    kinds = [c.kind for c in result.curve[0].report.classes] if result.curve else []
+    app.out.table(
+        f"capacity search against {result.against} targets: {result.clients} clients, "
+        f"{result.protocol} protocol, steps of {result.options.step_seconds}s",
+        ["asked tps", "achieved tps", *[f"{k} p50/p95/p99 ms" for k in kinds], "failed",
+         "verdict"],
+        [[f"{step.rate:,g}", f"{achieved_tps(step.report):,.1f}",
+          *["/".join(_ms(v) for v in (c.stats.p50_ms, c.stats.p95_ms, c.stats.p99_ms))
+            for c in step.report.classes],
+          str(step.report.total.failures),
+          ("met" if step.met else "missed: " + "; ".join(step.missed))
+          + "".join(f" ({why})" for why in unjudged(step.report))]
+         for step in result.curve])
+    app.out.line(f"protocol: {result.protocol} ({result.protocol_reason})")
+    failing = result.first_failing
+    if result.capacity is None:
+        app.out.line(f"capacity: none: even {result.curve[0].rate:g} tps misses "
+                     f"({result.stopped})")
+    else:
+        above = ""
+        if failing is not None:
+            kind, script = worst(failing)
+            above = (f"; first missed at {failing.rate:,g} tps by "
+                     f"{kind or 'no class'} (script {script or '-'})")
+        else:
+            above = "; no rate tried missed"
+        app.out.line(f"capacity: {result.capacity:,g} tps{above} ({result.stopped}, "
+                     f"{len(result.steps)} steps, {result.seconds:.0f}s)")
+    server = failing.report.server if failing is not None else None
+    if server is None:
+        return
+    if server.server_cores is not None:
+        app.out.line(f"server at {failing.rate:,g} tps: CPU of the server processes "  # type: ignore[union-attr]
+                     f"{server.server_cores} cores, pgbench {server.pgbench_cores} cores "
+                     f"(of {server.machine_cores})")
+    else:
+        app.out.line(f"server at {failing.rate:,g} tps: CPU {server.cpu}")  # type: ignore[union-attr]
+    if server.waits:
+        app.out.line("waits (mean active sessions): " + ", ".join(
+            f"{w.wait_event_type}/{w.wait_event} {w.sessions:g}" for w in server.waits[:6]))
+    if server.statements:
+        app.out.table("top statements (pg_stat_statements)",
+                      ["total ms", "calls", "mean ms", "query"],
+                      [[f"{s.total_ms:,.1f}", f"{s.calls:,}", f"{s.mean_ms:.3f}",
+                        escape(s.query if len(s.query) <= 90 else s.query[:89] + "…")]
+                       for s in server.statements])
+    else:
+        app.out.line(f"top statements: skipped: {server.statements_skipped}")
 
 
 def _ms(value: float | None) -> str:
@@ -85,7 +222,8 @@ def _render(app: AppContext, report: object) -> None:
 
     app.out.table(
         f"{report.clients} clients, {report.jobs} jobs, {report.duration}s"
-        + (f", {report.rate:g} tps asked" if report.rate else ""),
+        + (f", {report.rate:g} tps asked" if report.rate else "")
+        + f", {report.protocol} protocol",
         ["class", "transactions", "tps", "p50 ms", "p95 ms", "p99 ms", "failed",
          "design p95", "our p95"],
         [[c.kind, f"{c.stats.transactions:,}", f"{c.stats.tps:,.1f}", _ms(c.stats.p50_ms),
@@ -101,3 +239,4 @@ def _render(app: AppContext, report: object) -> None:
     app.out.line(f"{report.total.transactions:,} transactions, {report.total.tps:,.1f} tps; "
                  f"p95 against {report.against} targets: "
                  + ("all met" if not report.missed else "; ".join(report.missed)))
+    app.out.line(f"protocol: {report.protocol} ({report.protocol_reason})")

@@ -14,15 +14,17 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Refused
 from ..target import Target, connect
 from .pgbench import LoadtestError, PgbenchRun, connection_environment, find_pgbench
 from .pgbench import run as run_pgbench
+from .protocol import PROTOCOLS, ProtocolChoice
 from .scripts import (
     BY_NAME,
     CLASSES,
@@ -34,8 +36,12 @@ from .scripts import (
     weights,
 )
 
+if TYPE_CHECKING:
+    from .server_state import ServerState
+
 __all__ = ["LoadtestOptions", "LoadtestReport", "Stats", "run", "SCRIPTS", "CLASSES",
-           "DESIGN_TARGET_MS", "OUR_TARGET_MS", "LoadtestError", "pgbench_command"]
+           "DESIGN_TARGET_MS", "OUR_TARGET_MS", "LoadtestError", "pgbench_command",
+           "PROTOCOLS", "Workload", "prepare", "run_step"]
 
 TARGETS = ("ours", "design")
 
@@ -49,6 +55,7 @@ class LoadtestOptions:
     weights: dict[str, int] = field(default_factory=dict)  # overrides of the defaults
     against: str = "ours"  # the targets that decide the exit status: "ours" or "design"
     allow_unmarked: bool = False  # --yes: a database sample-data did not mark
+    protocol: str | None = None  # pgbench -M; None: chosen for the connection (protocol.py)
 
 
 @dataclass
@@ -82,6 +89,19 @@ class ClassResult:
 
 
 @dataclass
+class Second:
+    """One second of the run for one class: the latency-over-time series of the report."""
+
+    second: int  # from the first logged transaction
+    kind: str
+    transactions: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+@dataclass
 class LoadtestReport:
     clients: int
     jobs: int
@@ -96,6 +116,13 @@ class LoadtestReport:
     setup_seconds: float
     analysis_seconds: float
     command: list[str]
+    protocol: str = "simple"  # pgbench -M
+    protocol_reason: str = ""
+    timeline: list[Second] = field(default_factory=list)
+    server: ServerState | None = None  # sampled during the run (capacity steps)
+    pgbench_cpu_seconds: float | None = None
+    cold_skipped: int = 0  # first transactions of a script on a client, left out (run_step)
+    cold_by_class: dict[str, int] = field(default_factory=dict)
 
     @property
     def missed(self) -> list[str]:
@@ -139,11 +166,111 @@ def pgbench_command(options: LoadtestOptions, scripts: dict[str, Path],
                f"--log-prefix={log_dir / 'pgbench_log'}"]
     if options.rate:
         command.append(f"--rate={options.rate:g}")
+    if options.protocol:
+        command.append(f"--protocol={options.protocol}")
     for name, path in scripts.items():
         command += ["--file", f"{path}@{chosen[name]}"]
     for key, value in variables.items():
         command += ["--define", f"{key}={value}"]
     return command
+
+
+@dataclass
+class Workload:
+    """The database's scripts rendered and its parameters read: ready to run pgbench."""
+
+    target: Target
+    options: LoadtestOptions  # protocol filled in
+    chosen: dict[str, int]
+    variables: dict[str, int]
+    scripts: dict[str, Path]
+    folder: Path
+    protocol: ProtocolChoice
+    setup_seconds: float
+
+
+@contextmanager
+def prepare(target: Target, options: LoadtestOptions) -> Iterator[Workload]:
+    """Check the database, read its parameters, choose the protocol, render the scripts.
+
+    Refuses (``Refused``, exit 3) a database that sample-data did not mark, unless
+    ``options.allow_unmarked``: the write scripts add rows. Raises ``BadConfig`` when the
+    database has no data to draw parameters from. The rendered scripts live in a temporary
+    folder for as long as the context.
+    """
+    from dataclasses import replace
+
+    from ..sample_data import read_mark
+    from .protocol import choose
+
+    if options.against not in TARGETS:
+        raise ValueError(f"against must be one of {TARGETS}")
+    if options.protocol is not None and options.protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}")
+    chosen = {name: weight for name, weight in weights(options.weights).items() if weight}
+    began = time.perf_counter()
+    with connect(target, application_name="watoto-schema loadtest") as conn:
+        if not options.allow_unmarked and read_mark(conn) is None:
+            raise Refused("loadtest writes rows (enrollments, progress, submissions) and this "
+                          "database was not filled by `watoto-schema sample-data`: point it at "
+                          "a sample-data database, or pass --yes")
+        variables, lists = parameters(conn)
+        protocol = choose(conn, target, options.protocol)
+    with tempfile.TemporaryDirectory(prefix="watoto-loadtest-") as folder:
+        work = Path(folder)
+        scripts = render(work, list(chosen), lists)
+        yield Workload(target, replace(options, protocol=protocol.protocol), chosen, variables,
+                       scripts, work, protocol, round(time.perf_counter() - began, 3))
+
+
+def run_step(workload: Workload, *, duration: int, rate: float | None,
+             watch: Callable[[int], AbstractContextManager[object]] | None = None,
+             skip_cold: bool = False) -> LoadtestReport:
+    """Run pgbench once on a prepared workload for ``duration`` s at ``rate`` (None: flat out).
+
+    ``watch(pgbench_pid)`` is entered while pgbench runs. With ``skip_cold`` the first
+    transaction of each script on each client is left out of the figures: a new session
+    loads the catalog entries of every partition it touches and plans each statement, which
+    an application's long-lived pooled connections paid long ago (the count is kept in
+    ``cold_skipped``). Raises ``LoadtestError`` when pgbench fails.
+    """
+    from dataclasses import replace
+
+    options = replace(workload.options, duration=duration, rate=rate)
+    log_dir = Path(tempfile.mkdtemp(prefix="log-", dir=workload.folder))
+    command = pgbench_command(options, workload.scripts, workload.chosen, workload.variables,
+                              log_dir)
+    outcome: PgbenchRun = run_pgbench(command, connection_environment(workload.target.conninfo),
+                                      log_dir, watch)
+    analysed = time.perf_counter()
+    skipped = 0
+    cold: dict[str, int] = {}
+    if skip_cold:
+        seen: set[tuple[int, int]] = set()
+        warm = []
+        for tx in outcome.transactions:
+            if (tx.client, tx.script) in seen:
+                warm.append(tx)
+            else:
+                seen.add((tx.client, tx.script))
+        skipped = len(outcome.transactions) - len(warm)
+        order = list(workload.chosen)
+        for _client, script in seen:
+            kind = BY_NAME[order[script]].kind
+            cold[kind] = cold.get(kind, 0) + 1
+        outcome.transactions = warm
+    report = _report(options, list(workload.chosen), workload.chosen, outcome, command)
+    report.cold_skipped = skipped
+    report.cold_by_class = cold
+    report.protocol = workload.protocol.protocol
+    report.protocol_reason = workload.protocol.reason
+    report.pgbench_cpu_seconds = outcome.cpu_seconds
+    report.setup_seconds = workload.setup_seconds
+    report.analysis_seconds = round(time.perf_counter() - analysed, 3)
+    for path in log_dir.iterdir():  # a capacity search runs many steps in one folder
+        path.unlink()
+    log_dir.rmdir()
+    return report
 
 
 def run(target: Target, options: LoadtestOptions,
@@ -154,35 +281,11 @@ def run(target: Target, options: LoadtestOptions,
     ``options.allow_unmarked``: the write scripts add rows. Raises ``BadConfig`` when the
     database has no data to draw parameters from, ``LoadtestError`` when pgbench fails.
     """
-    from ..sample_data import read_mark
-
     note = on_event or (lambda text: None)
-    if options.against not in TARGETS:
-        raise ValueError(f"against must be one of {TARGETS}")
-    chosen = {name: weight for name, weight in weights(options.weights).items() if weight}
-    began = time.perf_counter()
-    with connect(target, application_name="watoto-schema loadtest") as conn:
-        if not options.allow_unmarked and read_mark(conn) is None:
-            raise Refused("loadtest writes rows (enrollments, progress, submissions) and this "
-                          "database was not filled by `watoto-schema sample-data`: point it at "
-                          "a sample-data database, or pass --yes")
-        variables, lists = parameters(conn)
-    with tempfile.TemporaryDirectory(prefix="watoto-loadtest-") as folder:
-        work = Path(folder)
-        scripts = render(work, list(chosen), lists)
-        log_dir = work / "log"
-        log_dir.mkdir()
-        command = pgbench_command(options, scripts, chosen, variables, log_dir)
-        setup = time.perf_counter() - began
-        note(f"running pgbench: {options.clients} clients, {len(chosen)} scripts, "
-             f"{options.duration}s")
-        outcome: PgbenchRun = run_pgbench(command, connection_environment(target.conninfo),
-                                          log_dir)
-        analysed = time.perf_counter()
-        report = _report(options, list(chosen), chosen, outcome, command)
-    report.setup_seconds = round(setup, 3)
-    report.analysis_seconds = round(time.perf_counter() - analysed, 3)
-    return report
+    with prepare(target, options) as workload:
+        note(f"running pgbench: {options.clients} clients, {len(workload.chosen)} scripts, "
+             f"{options.duration}s, {workload.protocol.protocol} protocol")
+        return run_step(workload, duration=options.duration, rate=options.rate)
 
 
 def _report(options: LoadtestOptions, order: list[str], chosen: dict[str, int],
@@ -217,7 +320,33 @@ def _report(options: LoadtestOptions, order: list[str], chosen: dict[str, int],
     return LoadtestReport(options.clients, max(1, min(options.jobs, options.clients)),
                           options.duration, options.rate, options.against, scripts, classes,
                           total, outcome.aborted_clients, round(outcome.seconds, 3), 0.0, 0.0,
-                          command)
+                          command, timeline=_timeline(outcome, order))
+
+
+def _timeline(outcome: PgbenchRun, order: list[str]) -> list[Second]:
+    """Per second (by the time a transaction ended) and class: count, failures, percentiles."""
+    stamped = [tx for tx in outcome.transactions if tx.epoch_us]
+    if not stamped:
+        return []
+    start = min(tx.epoch_us for tx in stamped) // 1_000_000
+    buckets: dict[tuple[int, str], list[int]] = {}
+    failed: dict[tuple[int, str], int] = {}
+    for tx in stamped:
+        key = (tx.epoch_us // 1_000_000 - start, BY_NAME[order[tx.script]].kind)
+        if tx.latency_us is None:
+            failed[key] = failed.get(key, 0) + 1
+            buckets.setdefault(key, [])
+        else:
+            buckets.setdefault(key, []).append(tx.latency_us)
+    found = []
+    for (second, kind), values in sorted(buckets.items(),
+                                         key=lambda item: (item[0][0],
+                                                           CLASSES.index(item[0][1]))):
+        values.sort()
+        found.append(Second(second, kind, len(values), failed.get((second, kind), 0),
+                            _percentile(values, 0.50), _percentile(values, 0.95),
+                            _percentile(values, 0.99)))
+    return found
 
 
 def report_document(report: LoadtestReport) -> dict[str, Any]:
@@ -227,6 +356,7 @@ def report_document(report: LoadtestReport) -> dict[str, Any]:
     return {
         "clients": report.clients, "jobs": report.jobs, "duration": report.duration,
         "rate": report.rate, "against": report.against,
+        "protocol": {"mode": report.protocol, "reason": report.protocol_reason},
         "classes": [asdict(c) for c in report.classes],
         "scripts": [asdict(s) for s in report.scripts],
         "total": asdict(report.total), "aborted_clients": report.aborted_clients,
