@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .context import AppContext
+from .loadtest_users import run_users, users_options
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -38,6 +39,7 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
               "or the design's (10/50/500 ms). Both are always shown.")
 @click.option("--yes", is_flag=True,
               help="Run even when sample-data did not fill the database (the scripts add rows).")
+@users_options
 @pass_app
 def loadtest(app: AppContext, clients: int, jobs: int, duration: int, rate: float | None,
              weights: dict[str, int], against: str, yes: bool) -> None:
@@ -53,6 +55,8 @@ def loadtest(app: AppContext, clients: int, jobs: int, duration: int, rate: floa
     from ..config import load
     from ..errors import EXIT_DIFFERENCES
 
+    if run_users(app):
+        return
     configured = load(app.config_file).loadtest_weights
     options = lib.LoadtestOptions(clients=clients, jobs=jobs, duration=duration, rate=rate,
                                   weights={**configured, **weights}, against=against,
