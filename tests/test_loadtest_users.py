@@ -161,3 +161,46 @@ def test_an_open_file_limit_too_low_is_refused(pooled: Pooled) -> None:
 ])
 def test_bad_options_are_usage_errors(argv: list[str]) -> None:
     assert_one_line_error(run("loadtest", "--dsn", "postgresql:///nowhere", *argv))
+
+
+def test_the_pool_follows_the_cores_and_the_servers_connections(pooled: Pooled) -> None:
+    assert pgbouncer.pool_size_for(2, 100, 3) == 40  # 2 cores: at least 40
+    assert pgbouncer.pool_size_for(8, 1000, 3) == 80  # ten per core
+    assert pgbouncer.pool_size_for(16, 100, 3) == 48  # half the unreserved connections
+    assert pgbouncer.MAX_CLIENT_CONN >= 12_000  # 10,000 users and headroom
+    # What PgBouncer runs with, from its admin console.
+    with psycopg.connect(pooled.direct) as conn:
+        row = conn.execute("SELECT current_setting('max_connections')::int, "
+                           "current_setting('superuser_reserved_connections')::int").fetchone()
+    assert row is not None
+    from psycopg.conninfo import make_conninfo
+
+    with psycopg.connect(make_conninfo(pooled.via, dbname="pgbouncer"), autocommit=True,
+                         cursor_factory=psycopg.ClientCursor) as console:
+        config = {r[0]: r[1] for r in console.execute("SHOW CONFIG").fetchall()}
+    assert int(config["default_pool_size"]) == pgbouncer.pool_size_for(os.cpu_count() or 1,
+                                                                        *row)
+    assert int(config["max_client_conn"]) == MAX_CLIENT_CONN
+    assert int(config["listen_backlog"]) == pgbouncer.LISTEN_BACKLOG
+
+
+def test_sessions_that_cannot_connect_are_a_finding(pooled: Pooled, tmp_path: Path) -> None:
+    """Past the admin-console check (as when the console does not answer), PgBouncer turns
+    sessions beyond max_client_conn away: one line, exit 2, nothing measured."""
+    from watoto_schema.errors import EXIT_DIFFERENCES
+    from watoto_schema.limits import raise_open_files
+    from watoto_schema.loadtest.users import UsersConnectFailed, _run_pgbench
+    from watoto_schema.target import Target
+
+    raise_open_files(600)
+    script = tmp_path / "select.sql"
+    script.write_text("SELECT 1;\n")
+    (tmp_path / "log").mkdir()
+    command = [str(find_pgbench()), "--no-vacuum", "--client", "450", "--jobs", "1", "--time",
+               "1", "--file", str(script), "--log", f"--log-prefix={tmp_path / 'log' / 'x'}"]
+    with pytest.raises(UsersConnectFailed) as caught:
+        _run_pgbench(command, Target(pooled.via, "tests"), tmp_path / "log", 450, 0, 1)
+    assert caught.value.exit_code == EXIT_DIFFERENCES
+    message = str(caught.value)
+    assert "of 450 sessions could not connect" in message and "\n" not in message
+    assert "max_client_conn" in message  # PgBouncer's own reason
