@@ -41,6 +41,16 @@ def loadtest(url: str, *args: str) -> dict[str, Any]:
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
@@ -76,14 +86,17 @@ def main() -> None:
             print(f"PgBouncer: transaction pooling, {pooler.pool_size} server connections, "
                   f"max_client_conn {pooler.max_client_conn:,}")
             for think in THINK_MS:
+                spent = cpu_seconds(pooler.pid)
                 users = loadtest(via, "--users", str(USERS), "--think-time", str(think))
+                pooler_cpu = (cpu_seconds(pooler.pid) - spent) / users["seconds"]["pgbench"]
                 part = users["users"]
                 tps = users["total"]["tps"]
                 print(f"  {USERS:,} users, think {think} ms: connected in "
                       f"{part['connect_seconds']:.2f} s, {part['connection_failures']} "
                       f"connection failures, {users['aborted_clients']} aborted, "
                       f"{users['total']['transactions']:,} transactions, {tps:,.0f} tps "
-                      f"(load average {load_average()})")
+                      f"(PgBouncer {pooler_cpu:.0%} of a core; load average "
+                      f"{load_average()})")
                 direct = loadtest(url, "--clients", "50", "--rate", f"{max(tps, 1):.0f}")
                 print(f"  50 direct clients at --rate {tps:,.0f}: "
                       f"{direct['total']['tps']:,.0f} tps "
