@@ -25,7 +25,7 @@ def _keep(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 def users_options(command: F) -> F:
     """``--users`` and ``--think-time``, kept in the context (not passed to ``loadtest``)."""
     command = click.option(
-        "--think-time", type=click.IntRange(min=0), metavar="MS", default=None,
+        "--think-time", type=click.IntRange(0, 3_600_000), metavar="MS", default=None,
         expose_value=False, callback=_keep(_THINK),
         help="With --users: each user's mean pause before acting, in ms (uniform in 0.5-1.5x "
         "of it; subtracted from the latencies). Default 1000.")(command)
