@@ -136,8 +136,9 @@ def _check_pooler(target: Target, users: int, note: Callable[[str], None]) -> in
             f"--users {users:,} is above what PgBouncer accepts: max_client_conn {limit:,}"
             + (f" with {others:,} client(s) connected already" if others else "")
             + f"; nothing was run: ask for at most {max(0, limit - others):,} users, or "
-            "raise max_client_conn in pgbouncer.ini (`local start --pgbouncer` sizes it "
-            "for 12,000) and the pooler's open-file limit with it")
+            "raise max_client_conn in pgbouncer.ini and the pooler's open-file limit with it "
+            "(the local one: `local stop`, then `local start --pgbouncer` sizes it for "
+            "12,000)")
     return limit
 
 
