@@ -70,7 +70,7 @@ def _submissions(url: str) -> int:
 
 
 def test_a_few_hundred_users_through_pgbouncer(pooled: Pooled) -> None:
-    result = run("--dsn", pooled.via, "loadtest", "--users", "300", "--think-time", "200",
+    result = run("--dsn", pooled.via, "loadtest", "--users", "300", "--think-time", "1000",
                  "--duration", "3", "--jobs", "2", "--against", "design", "--json")
     assert result.exit_code in (0, 2), result.output
     doc = json.loads(result.stdout)
@@ -79,17 +79,17 @@ def test_a_few_hundred_users_through_pgbouncer(pooled: Pooled) -> None:
     assert users["max_client_conn"] == pooled.max_client_conn == MAX_CLIENT_CONN
     assert users["connection_failures"] == 0 and doc["aborted_clients"] == 0
     assert 0 < users["connect_seconds"] < 30
-    assert users["think_range_ms"] == [100.0, 300.0]
+    assert users["think_range_ms"] == [500.0, 1500.0]
     assert [c["kind"] for c in doc["classes"]] == ["read", "write", "report"]
     for item in doc["classes"]:
         stats = item["stats"]
         assert stats["transactions"] > 0, item
         assert 0 <= stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
         assert stats["failures"] == 0
-    # The pauses (100-300 ms) are not in the latencies: half the transactions took less
-    # than the shortest pause. Each user acts at most once per 100 ms.
-    assert doc["total"]["p50_ms"] < 100
-    assert doc["total"]["transactions"] <= 300 * 3 * 10
+    # The pauses (0.5-1.5 s) are not in the latencies: half the transactions took less
+    # than the shortest pause. Each user acts at most once per 0.5 s.
+    assert doc["total"]["p50_ms"] < 500
+    assert doc["total"]["transactions"] <= 300 * 3 * 2
     assert (result.exit_code == 2) == bool(doc["missed"])
 
     human = run("--dsn", pooled.via, "loadtest", "--users", "50", "--think-time", "0",

@@ -145,9 +145,10 @@ def _check_pooler(target: Target, users: int, note: Callable[[str], None]) -> in
 def _check_direct(conn: psycopg.Connection[Any], users: int) -> None:
     from ..resources import sql_text
 
-    row = conn.execute(sql_text("loadtest/users/free_connections.sql")).fetchone()
+    row = conn.execute(sql_text("loadtest/users/server_connections.sql")).fetchone()
     assert row is not None
-    max_connections, free = int(row[0]), int(row[1])
+    max_connections, reserved, in_use = (int(value) for value in row)
+    free = max_connections - reserved - in_use + 1  # this session closes before pgbench
     if users > free:
         raise Refused(
             f"--users {users:,} would open {users:,} sessions on the server directly, which "

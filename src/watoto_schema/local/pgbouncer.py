@@ -178,9 +178,10 @@ def sizing(cluster: LocalCluster) -> tuple[int, int]:
     """
     import psycopg
 
+    from ..resources import sql_text
+
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        row = conn.execute("SELECT current_setting('max_connections')::int, "
-                           "current_setting('superuser_reserved_connections')::int").fetchone()
+        row = conn.execute(sql_text("loadtest/users/server_connections.sql")).fetchone()
     assert row is not None
     pool = pool_size_for(os.cpu_count() or 1, int(row[0]), int(row[1]))
     limit = open_files()
