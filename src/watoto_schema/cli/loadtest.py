@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .context import AppContext
+from .loadtest_users import run_users, users_asked, users_options
 
 
 def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, int]:
@@ -58,6 +59,7 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
               "before anything runs.")
 @click.option("--yes", is_flag=True,
               help="Run even when sample-data did not fill the database (the scripts add rows).")
+@users_options
 @click.pass_context
 def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: float | None,
              weights: dict[str, int], against: str, protocol: str | None, find_capacity: bool,
@@ -81,6 +83,14 @@ def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: f
 
     app = ctx.find_object(AppContext)
     assert app is not None
+    if users_asked(ctx):
+        mixed = [name for name, given in (("--find-capacity", find_capacity),
+                                          ("--report", report_path is not None),
+                                          ("--protocol", protocol is not None)) if given]
+        if mixed:
+            raise click.UsageError(f"--users does not combine with {', '.join(mixed)}")
+    if run_users(app):
+        return
     search_options = {"--start-rate": start_rate, "--step-seconds": step_seconds,
                       "--max-minutes": max_minutes}
     if find_capacity:

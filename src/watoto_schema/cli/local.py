@@ -49,6 +49,8 @@ def _render(app: AppContext, status: Any, pooler: dict[str, Any] | None = None) 
     if pooler is not None:
         app.out.line(f"  pgbouncer ({pooler['pool_mode']} pooling, pid {pooler['pid']}): "
                      f"{pooler['url']}")
+        app.out.line(f"             {pooler['pool_size']} server connections for up to "
+                     f"{pooler['max_client_conn']:,} clients")
     if status.mode != "single":
         app.out.line(f"  readers: {status.reader_url}")
         app.out.table(None, ["node", "role", "port", "state", "sync", "replay lag"],
