@@ -13,9 +13,10 @@ how busy the machine is) and the plan's shape, for:
 
 and the ratios. The same parameter draws are used for both, in the same run. With each
 schema, the whole weighted mix as `loadtest --clients 8 --jobs 2 --rate 250` runs it: p50
-and p95 per script. Last, each script whose text changed, alone under pgbench (one client,
+and p95 per script. Then each script whose text changed, alone under pgbench (one client,
 unthrottled, simple and prepared protocol), the old and the new text in turn on the head
-schema: the latency a client sees, parsing and planning included.
+schema: the latency a client sees, parsing and planning included; and the same for the
+rewrites measured and not shipped (``KEY_TABLE_ROUTE``, docs/decisions/0026).
 
     .venv/bin/python bench/queries_speed.py                  # a throwaway 100,000-student sample
     WATOTO_BENCH_STUDENTS=1000000 ...                        # national scale (minutes to load)
@@ -66,11 +67,27 @@ BEFORE_HEAD = "0009_courses_listing_index"
 
 # The scripts #21 rewrote, as they were shipped before it.
 BEFORE: dict[str, str] = {
+    "enroll": """\
+\\set student_id random(:student_min, :student_max)
+\\set course_id random(:course_min, :course_max)
+INSERT INTO enrollments (student_id, course_id, status)
+SELECT :student_id, :course_id, 'enrolled'
+ WHERE EXISTS (SELECT 1 FROM users WHERE id = :student_id AND role = 'student')
+   AND NOT EXISTS (SELECT 1 FROM enrollment_keys
+                    WHERE student_id = :student_id AND course_id = :course_id);
+""",
+}
+
+# Rewrites measured and not shipped (docs/decisions/0026): the partitioned table reached
+# through its key table, so that one partition is read instead of all of them.
+KEY_TABLE_ROUTE: dict[str, str] = {
     "user_by_email": """\
 \\set email random(1, {{ emails | length }})
-SELECT id, password_hash, role, grade, is_active
-FROM users
-WHERE email = ({{ emails | sql_array }})[:email];
+SELECT u.id, u.password_hash, u.role, u.grade, u.is_active
+FROM users u
+WHERE u.id = (SELECT k.user_id FROM user_email_keys k
+               WHERE k.email_key = lower(({{ emails | sql_array }})[:email]))
+  AND u.email = ({{ emails | sql_array }})[:email];
 """,
     "progress_update": """\
 \\set enrollment_id random(:enrollment_min, :enrollment_max)
@@ -82,17 +99,10 @@ UPDATE module_progress
  WHERE enrollment_id = :enrollment_id AND status = 'in_progress';
 UPDATE enrollments
    SET progress_percentage = least(100, progress_percentage + 10)
- WHERE id = :enrollment_id AND status IN ('enrolled', 'in_progress');
+ WHERE id = :enrollment_id
+   AND enrolled_at = (SELECT k.enrolled_at FROM enrollment_keys k WHERE k.id = :enrollment_id)
+   AND status IN ('enrolled', 'in_progress');
 END;
-""",
-    "enroll": """\
-\\set student_id random(:student_min, :student_max)
-\\set course_id random(:course_min, :course_max)
-INSERT INTO enrollments (student_id, course_id, status)
-SELECT :student_id, :course_id, 'enrolled'
- WHERE EXISTS (SELECT 1 FROM users WHERE id = :student_id AND role = 'student')
-   AND NOT EXISTS (SELECT 1 FROM enrollment_keys
-                    WHERE student_id = :student_id AND course_id = :course_id);
 """,
 }
 
@@ -171,10 +181,14 @@ class Figures:
     execution_ms: list[float]
     buffers: list[int]
     plans: list[str]
+    planning_ms: list[float] = field(default_factory=list)
     mix_ms: dict[str, float] = field(default_factory=dict)  # "p50", "p95" in the mix
 
     def median_ms(self) -> float:
         return statistics.median(self.execution_ms)
+
+    def median_planning_ms(self) -> float:
+        return statistics.median(self.planning_ms)
 
     def median_buffers(self) -> float:
         return statistics.median(self.buffers)
@@ -185,7 +199,7 @@ def measure(conn: psycopg.Connection[Any], script: Script,
     """Every draw's statements under EXPLAIN (ANALYZE, BUFFERS), each draw rolled back."""
     figures = Figures([], [], [])
     for values in draws:
-        total_ms, total_buffers = 0.0, 0
+        total_ms, total_buffers, planning_ms = 0.0, 0, 0.0
         plan_lines: list[str] = []
         with conn.transaction(force_rollback=True):
             for statement in script.statements:
@@ -193,22 +207,27 @@ def measure(conn: psycopg.Connection[Any], script: Script,
                                    values).fetchone()
                 assert row is not None
                 doc = row[0][0]
-                total_ms += doc["Execution Time"] + doc["Planning Time"]
+                total_ms += doc["Execution Time"]
+                planning_ms += doc["Planning Time"]
                 total_buffers += buffers(doc["Plan"]) + sum(
                     int(t.get("Shared Hit Blocks", 0)) for t in doc.get("Triggers", []))
                 plan_lines.extend(shape(doc["Plan"]))
         figures.execution_ms.append(total_ms)
+        figures.planning_ms.append(planning_ms)
         figures.buffers.append(total_buffers)
         figures.plans.append("\n".join(plan_lines))
     return figures
 
 
-def texts(lists: dict[str, Any], before: bool) -> dict[str, str]:
-    """Every script rendered: the shipped text, or with ``before`` the text before #21."""
+def texts(lists: dict[str, Any], before: bool,
+          instead: dict[str, str] | None = None) -> dict[str, str]:
+    """Every script rendered: the shipped text, or with ``before`` the text before #21, or
+    the texts of ``instead`` where it has one."""
     source = data_dir("sql") / "loadtest"
-    return {s.name: render(BEFORE[s.name] if before and s.name in BEFORE
-                           else (source / f"{s.name}.sql").read_text(), lists)
-            for s in SCRIPTS}
+    chosen = {s.name: (source / f"{s.name}.sql").read_text() for s in SCRIPTS}
+    chosen.update(BEFORE if before else {})
+    chosen.update(instead or {})
+    return {name: render(text, lists) for name, text in chosen.items()}
 
 
 def pgbench_latency(url: str, text: str, ranges: dict[str, int], mode: str,
@@ -263,17 +282,17 @@ def mix(url: str, rendered: dict[str, str], ranges: dict[str, int],
             for name, values in latencies.items()}
 
 
-def interleaved(url: str) -> dict[str, dict[str, list[float]]]:
-    """The scripts whose text #21 changed, old and new text in turn on the same schema (the
-    head), ROUNDS times, each alone under pgbench in both protocols: the mean latency of
-    each run, keyed "old simple", "new simple", "old prepared", "new prepared". Taking them
-    in turn spreads the other load of a shared machine over both."""
+def interleaved(url: str, old: dict[str, str], new: dict[str, str],
+                names: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Two texts of each named script in turn on the same schema, ROUNDS times, each alone
+    under pgbench in both protocols: the mean latency of each run, keyed "old simple", "new
+    simple", "old prepared", "new prepared". Taking them in turn spreads the other load of
+    a shared machine over both."""
     with psycopg.connect(url, autocommit=True) as conn:
-        ranges, lists = parameters(conn)
-    old, new = texts(lists, before=True), texts(lists, before=False)
+        ranges, _ = parameters(conn)
     out: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        for name in BEFORE:
+        for name in names:
             runs: dict[str, list[float]] = {}
             for _ in range(ROUNDS):
                 for mode in ("simple", "prepared"):
@@ -340,16 +359,20 @@ def main() -> None:
         after = run(url, None)
         print(f"measured in {time.perf_counter() - started:.0f} s; load average "
               f"{load_before} before, {load()} after")
-        print(f"  {'script':<22} {'before ms':>9} {'after ms':>9} {'ratio':>6}   "
-              f"{'before buf':>10} {'after buf':>9} {'ratio':>6}")
+        print("  median per draw: execution ms, planning ms, shared buffers (hit + read)")
+        print(f"  {'script':<22} {'exec before':>11} {'after':>7} {'ratio':>6}   "
+              f"{'plan before':>11} {'after':>7}   {'buf before':>10} {'after':>6} {'ratio':>6}")
         doc: dict[str, Any] = {}
         for name in after:
             b, a = before[name], after[name]
             ms_ratio = a.median_ms() / b.median_ms()
             buf_ratio = a.median_buffers() / b.median_buffers() if b.median_buffers() else 1.0
-            print(f"  {name:<22} {b.median_ms():9.3f} {a.median_ms():9.3f} {ms_ratio:5.2f}x   "
-                  f"{b.median_buffers():10.0f} {a.median_buffers():9.0f} {buf_ratio:5.2f}x")
+            print(f"  {name:<22} {b.median_ms():11.3f} {a.median_ms():7.3f} {ms_ratio:5.2f}x   "
+                  f"{b.median_planning_ms():11.3f} {a.median_planning_ms():7.3f}   "
+                  f"{b.median_buffers():10.0f} {a.median_buffers():6.0f} {buf_ratio:5.2f}x")
             doc[name] = {"before_ms": b.median_ms(), "after_ms": a.median_ms(),
+                         "before_planning_ms": b.median_planning_ms(),
+                         "after_planning_ms": a.median_planning_ms(),
                          "before_buffers": b.median_buffers(),
                          "after_buffers": a.median_buffers(),
                          "before_mix": b.mix_ms, "after_mix": a.mix_ms}
@@ -363,18 +386,41 @@ def main() -> None:
                       f"{a['p95'] / b['p95']:5.2f}x  failures {b['failures']:.0f} -> "
                       f"{a['failures']:.0f}")
         if PGBENCH_SECONDS:
-            print(f"\n  the rewritten scripts alone, old and new text in turn on the head "
-                  f"schema, {ROUNDS} rounds of {PGBENCH_SECONDS} s, one pgbench client: median "
-                  f"of the rounds' mean latency (ms); load average {load()}")
-            for name, runs in interleaved(url).items():
-                line = f"  {name:<22}"
-                for mode in ("simple", "prepared"):
-                    was = statistics.median(runs[f"old {mode}"])
-                    now = statistics.median(runs[f"new {mode}"])
-                    line += f" {mode} {was:7.3f} -> {now:7.3f} {now / was:5.2f}x  "
-                    doc[name][f"pgbench_{mode}_ms"] = {"before": was, "after": now}
-                print(line)
+            with psycopg.connect(url, autocommit=True) as conn:
+                _, lists = parameters(conn)
+            shipped = texts(lists, before=False)
+            pairs = [("the text before #21 -> the shipped text", texts(lists, before=True),
+                      shipped, list(BEFORE)),
+                     ("the shipped text -> through the key table (not shipped, decision 0026)",
+                      shipped, texts(lists, before=False, instead=KEY_TABLE_ROUTE),
+                      list(KEY_TABLE_ROUTE))]
+            for title, old, new, names in pairs:
+                print(f"\n  {title}: each script alone, the two texts in turn on the head "
+                      f"schema, {ROUNDS} rounds of {PGBENCH_SECONDS} s, one pgbench client, "
+                      f"median of the rounds' mean latency (ms); load average {load()}")
+                for name, runs in interleaved(url, old, new, names).items():
+                    line = f"  {name:<22}"
+                    for mode in ("simple", "prepared"):
+                        was = statistics.median(runs[f"old {mode}"])
+                        now = statistics.median(runs[f"new {mode}"])
+                        line += f" {mode} {was:7.3f} -> {now:7.3f} {now / was:5.2f}x  "
+                        doc.setdefault(f"{name} ({title})", {})[f"pgbench_{mode}_ms"] = {
+                            "old": was, "new": now}
+                    print(line)
             print(f"  load average {load()}")
+            print("\n  through the key table (not shipped), EXPLAIN at the head:")
+            with psycopg.connect(url, autocommit=True) as conn:
+                ranges, lists = parameters(conn)
+                routed = texts(lists, before=False, instead=KEY_TABLE_ROUTE)
+                rng = random.Random(26)
+                for name in KEY_TABLE_ROUTE:
+                    plain, keyed = parse(name, shipped[name]), parse(name, routed[name])
+                    draws = [draw(plain, ranges, rng) for _ in range(DRAWS)]
+                    a, b = measure(conn, plain, draws), measure(conn, keyed, draws)
+                    print(f"  {name:<22} execution {a.median_ms():.3f} -> {b.median_ms():.3f} "
+                          f"ms, planning {a.median_planning_ms():.3f} -> "
+                          f"{b.median_planning_ms():.3f} ms, buffers {a.median_buffers():.0f} "
+                          f"-> {b.median_buffers():.0f}")
         for name in after:
             if before[name].plans[0] != after[name].plans[0]:
                 print(f"\n  {name}: plan before\n" + indent(before[name].plans[0])
