@@ -382,8 +382,9 @@ def test_dry_run_prints_the_script_and_changes_nothing(empty_db: Target) -> None
 
 def test_rollback_dry_run(db: Target) -> None:
     before = q(db, "SELECT count(*) FROM pg_class")
-    script = migrate.rollback(db, steps=4, dry_run=True).sql or ""
-    assert (script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_listing;")
+    script = migrate.rollback(db, steps=5, dry_run=True).sql or ""
+    assert (script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_listing_covering;")
+            < script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_listing;")
             < script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_search_vector;")
             < script.index("DROP VIEW course_stats;") < script.index("DROP TABLE assessment_"))
     assert "DELETE FROM schema_migrations WHERE version = '0006_assessments';" in script
@@ -436,12 +437,14 @@ def test_new_scaffolds_the_next_version(tmp_path: Path) -> None:
     first = run("--migrations", str(tmp_path), "new", "add_school_codes")
     assert first.exit_code == 0, first.output
     created = sorted(p.name for p in tmp_path.iterdir())
-    assert created == ["0010_add_school_codes.rollback.sql", "0010_add_school_codes.sql"]
-    assert (tmp_path / "0010_add_school_codes.sql").read_text().startswith(f"-- depends: {HEAD}\n")
+    first_version, second_version = int(HEAD[:4]) + 1, int(HEAD[:4]) + 2
+    codes = f"{first_version:04d}_add_school_codes"
+    assert created == [f"{codes}.rollback.sql", f"{codes}.sql"]
+    assert (tmp_path / f"{codes}.sql").read_text().startswith(f"-- depends: {HEAD}\n")
     second = run("--migrations", str(tmp_path), "new", "--non-transactional", "index_codes")
     assert second.exit_code == 0, second.output
-    text = (tmp_path / "0011_index_codes.sql").read_text()
-    assert text.startswith("-- depends: 0010_add_school_codes\n-- transactional: false\n")
+    text = (tmp_path / f"{second_version:04d}_index_codes.sql").read_text()
+    assert text.startswith(f"-- depends: {codes}\n-- transactional: false\n")
     bad = run("--migrations", str(tmp_path), "new", "Bad Name")
     assert bad.exit_code == 1 and "lower-case" in bad.stderr
 
