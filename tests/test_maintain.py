@@ -382,7 +382,10 @@ def test_dry_run_prints_statements_and_locks_and_changes_nothing(db: Target,
     dsn = ["--dsn", db.conninfo, "maintain"]
     cli = run_cli(*dsn, "run", "--dry-run", "--dead-min", "50", "--analyze-min", "50")
     assert cli.exit_code == 0, cli.output
-    assert cli.stdout == script
+    # the command's default latency guard (2x) is one more line of the script
+    guarded = m.run(db, plan, m.RunOptions(dry_run=True, pause_above_factor=2)).script
+    assert cli.stdout == guarded and guarded != script
+    assert "waits while a probe's latency is above 2x" in cli.stdout
     full = run_cli(*dsn, "vacuum", "--full", "--table", "courses", "--dry-run")
     assert full.exit_code == 0, full.output
     assert 'VACUUM (FULL, ANALYZE) "public"."courses";' in full.stdout
