@@ -126,8 +126,12 @@ def run(target: Target, plan_or_tasks: MaintenancePlan | Sequence[Task],
                                   "waiting", -1, None,
                                   message=f"waiting for another maintenance run ({holder})"))):
             jobs, notes = _jobs(main, options.jobs, len(tasks))
-            guard = _LatencyGuard(target, options, emit) if _guarded(options) and tasks \
-                else None
+            guard = None
+            if _guarded(options) and tasks:
+                try:
+                    guard = _LatencyGuard(target, options, emit)
+                except WatotoError as exc:  # no slot for the probe: run, unguarded, and say so
+                    notes.append(f"latency guard off: its probe could not connect ({exc})")
             try:
                 runner = _Runner(target, main, tasks, options, emit, guard)
                 operations, opened = runner.run(jobs)
