@@ -91,3 +91,95 @@ def psql_script(files: Sequence[MigrationFile], out: Path, each: bool = False) -
         parts.append("COMMIT;")
     out.write_text("\n".join(parts) + "\n")
     return len(files)
+
+
+# -- the LMS mix at a fixed rate (issue #21): the workload background work must not hurt --
+
+CLASSES = ("read", "write", "report")
+
+
+class LmsMix:
+    """The load test's scripts (``sql/loadtest``, default weights) rendered for one database,
+    run by pgbench at a fixed arrival rate with a per-transaction log.
+
+    Latency is pgbench's under ``--rate``: counted from each transaction's *scheduled*
+    start, so a stall counts in every transaction it delays (no coordinated omission).
+    """
+
+    def __init__(self, url: str, folder: Path, clients: int = 8, threads: int = 2) -> None:
+        from watoto_schema.loadtest.pgbench import find_pgbench
+        from watoto_schema.loadtest.scripts import BY_NAME, parameters, render, weights
+
+        self.url, self.folder, self.clients, self.threads = url, folder, clients, threads
+        self.pgbench = str(find_pgbench())
+        with psycopg.connect(url) as conn:
+            self.variables, lists = parameters(conn)
+        chosen = {name: weight for name, weight in weights({}).items() if weight}
+        paths = render(folder, list(chosen), lists)
+        self.files = [f"{paths[name]}@{weight}" for name, weight in chosen.items()]
+        self.kinds = [BY_NAME[name].kind for name in chosen]  # by pgbench's script number
+
+    def start(self, prefix: str, seconds: int, rate: float) -> subprocess.Popen[str]:
+        command = [self.pgbench, "-n", "-c", str(self.clients), "-j", str(self.threads),
+                   "-T", str(seconds), "-R", f"{rate:g}", "-M", "prepared", "--log",
+                   f"--log-prefix={self.folder / prefix}"]
+        for item in self.files:
+            command += ["-f", item]
+        for key, value in self.variables.items():
+            command += ["-D", f"{key}={value}"]
+        env = {**os.environ, "PGOPTIONS": "-c statement_timeout=5s"}  # the application's
+        return subprocess.Popen([*command, self.url], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+
+    def finish(self, bench: subprocess.Popen[str], prefix: str,
+               window: tuple[float, float] | None = None) -> LmsResult:
+        """Wait for pgbench; per class, the latencies (ms) of the whole run and of the
+        transactions in flight during ``window`` (epoch seconds)."""
+        out, err = bench.communicate()
+        whole: dict[str, list[float]] = {kind: [] for kind in CLASSES}
+        inside: dict[str, list[float]] = {kind: [] for kind in CLASSES}
+        failed = err.count("aborted in command")
+        for path in sorted(self.folder.glob(prefix + ".*")):
+            for line in path.read_text().splitlines():
+                # client_id transaction_no time script_no time_epoch time_us [lag]
+                fields = line.split()
+                if len(fields) < 6:
+                    continue
+                if not fields[2].isdigit():  # failed or skipped
+                    failed += 1
+                    continue
+                kind = self.kinds[int(fields[3])]
+                latency = int(fields[2]) / 1000
+                whole[kind].append(latency)
+                finished = int(fields[4]) + int(fields[5]) / 1e6
+                if window and finished >= window[0] and finished - latency / 1000 <= window[1]:
+                    inside[kind].append(latency)
+            path.unlink()
+        if not any(whole.values()):
+            raise SystemExit(f"pgbench produced no transactions: {err.strip()[-600:]}")
+        return LmsResult(whole, inside, failed)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile (0.0 for no values)."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[max(0, min(len(ordered) - 1, int(len(ordered) * share + 0.999999) - 1))]
+
+
+class LmsResult:
+    def __init__(self, whole: dict[str, list[float]], inside: dict[str, list[float]],
+                 failed: int) -> None:
+        self.whole, self.inside, self.failed = whole, inside, failed
+
+    def p99(self, kind: str, window: bool = False) -> float:
+        return percentile((self.inside if window else self.whole)[kind], 0.99)
+
+    def count(self, window: bool = False) -> int:
+        return sum(len(v) for v in (self.inside if window else self.whole).values())
+
+
+def load_average() -> str:
+    """The 1-minute load average now, for the figures (the machine is shared)."""
+    return f"{os.getloadavg()[0]:.1f}"

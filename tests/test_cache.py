@@ -15,6 +15,7 @@ import redis
 from watoto_schema import sources
 from watoto_schema.cache import invalidate, load_policy
 from watoto_schema.cache.tables import changed_tables, from_files
+from watoto_schema.errors import BadConfig
 from watoto_schema.local import free_port
 from watoto_schema.target import Target
 
@@ -72,6 +73,7 @@ def test_the_shipped_policy_is_the_designs() -> None:
     assert [f.name for f in POLICY.families_for(["course_modules"])] == ["course", "progress"]
     assert by_name["progress"].glob("", ("42",)) == "progress:42:*"
     assert by_name["user"].glob("app[1]:") == "app\\[1\\]:user:*"
+    assert (POLICY.batch, POLICY.pause, POLICY.max_rate) == (200, 0.002, 10_000)
 
 
 def test_the_config_file_overrides_the_policy(tmp_path: Path, redis_url: str) -> None:
@@ -288,7 +290,8 @@ def test_a_large_family_goes_while_a_client_keeps_reading(
     served_before = len(latencies)
     try:
         with redis.Redis.from_url(redis_url) as conn:
-            result = invalidate(conn, POLICY, [POLICY.family("user")])
+            # full speed (no rate limit): at the policy's 10,000 keys/s this would take 20 s
+            result = invalidate(conn, POLICY, [POLICY.family("user")], max_rate=0)
     finally:
         stop.set()
         reader.join(30)
@@ -301,6 +304,50 @@ def test_a_large_family_goes_while_a_client_keeps_reading(
     with redis.Redis.from_url(redis_url) as conn:
         assert conn.dbsize() == 50_000  # the sessions
 
+
+
+def test_small_batches_at_a_bounded_rate_remove_every_key(redis_url: str) -> None:
+    """--batch and --max-rate (#21): every key goes, in the batches reported, no faster than
+    the rate (so the time is about keys / rate, and bounded by it)."""
+    with redis.Redis.from_url(redis_url) as conn:
+        pipe = conn.pipeline(transaction=False)
+        for i in range(600):
+            pipe.set(f"course:{i}", b"c", ex=600)
+        pipe.set("session:keep", b"s", ex=600)
+        pipe.execute()
+    ran = run("--json", "cache", "invalidate", "--family", "course", "--batch", "50",
+              "--max-rate", "2000", "--redis", redis_url)
+    assert ran.exit_code == 0, ran.output
+    doc = json.loads(ran.stdout)
+    assert doc["keys"] == 600 and doc["batch"] == 50 and doc["max_rate"] == 2000
+    assert doc["batches"] >= 600 // 50 and doc["families"][0]["batches"] == doc["batches"]
+    assert 600 / 2000 * 0.8 <= doc["seconds"] < 600 / 2000 + 5  # the rate held it back
+    assert doc["paused_seconds"] > 0
+    with redis.Redis.from_url(redis_url) as conn:
+        assert conn.dbsize() == 1 and conn.exists("session:keep")
+    human = run("cache", "invalidate", "--family", "course", "--max-rate", "100",
+                "--redis", redis_url)
+    assert human.exit_code == 0 and "at most 100 keys/s" in human.stdout
+    # the library: the policy's max_rate unless given; by name with ids, paced the same way
+    with redis.Redis.from_url(redis_url) as conn:
+        conn.mset({f"user:{i}": b"u" for i in range(30)})
+        policy = load_policy({"invalidation": {"max_rate": 100}})
+        result = invalidate(conn, policy, [policy.family("user")],
+                            ids=[str(i) for i in range(30)], batch=10)
+        assert result.keys == 30 and result.batches == 3 and result.max_rate == 100
+        assert result.seconds >= 0.15  # 20 keys at 100/s before the last batch
+        assert conn.dbsize() == 1
+
+
+def test_bad_pacing_input_of_invalidate_is_one_line(redis_url: str) -> None:
+    family = ["cache", "invalidate", "--family", "user", "--redis", redis_url]
+    for args in (["--batch", "0"], ["--max-rate", "-5"], ["--pause", "-1"]):
+        line = assert_one_line_error(run(*family, *args))
+        assert args[0] in line, line
+    with pytest.raises(BadConfig, match="max_rate"):
+        load_policy({"invalidation": {"max_rate": -1}})
+    with redis.Redis.from_url(redis_url) as conn, pytest.raises(BadConfig, match="--batch"):
+        invalidate(conn, POLICY, [POLICY.family("user")], batch=0)
 
 # -- cache check -------------------------------------------------------------------------------
 

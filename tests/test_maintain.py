@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 from watoto_schema import maintenance as m
 from watoto_schema.cli import cli
 from watoto_schema.cli.maintain import THRESHOLD_DEFAULTS
-from watoto_schema.errors import Refused
+from watoto_schema.errors import BadConfig, Refused
 from watoto_schema.sample_data import load
 from watoto_schema.target import Target
 
@@ -382,7 +382,10 @@ def test_dry_run_prints_statements_and_locks_and_changes_nothing(db: Target,
     dsn = ["--dsn", db.conninfo, "maintain"]
     cli = run_cli(*dsn, "run", "--dry-run", "--dead-min", "50", "--analyze-min", "50")
     assert cli.exit_code == 0, cli.output
-    assert cli.stdout == script
+    # the command's default latency guard (2x) is one more line of the script
+    guarded = m.run(db, plan, m.RunOptions(dry_run=True, pause_above_factor=2)).script
+    assert cli.stdout == guarded and guarded != script
+    assert "waits while a probe's latency is above 2x" in cli.stdout
     full = run_cli(*dsn, "vacuum", "--full", "--table", "courses", "--dry-run")
     assert full.exit_code == 0, full.output
     assert 'VACUUM (FULL, ANALYZE) "public"."courses";' in full.stdout
@@ -604,3 +607,87 @@ def test_cli_threshold_defaults_match_the_library() -> None:
     library["bloat_min_mb"] = library.pop("bloat_min_bytes") / 1024 / 1024
     assert library == THRESHOLD_DEFAULTS
 
+
+
+
+# -- pacing (#21): cost-based delay on the vacuum sessions, the latency guard ---------------
+
+def test_cost_delay_is_set_on_the_vacuum_session(db: Target, db_conn: Any) -> None:
+    """--cost-delay is the setting of the very session that runs the VACUUM: the task's
+    next statement, on that session, records what it sees."""
+    loaded(db_conn)
+    db_conn.execute("CREATE TABLE pace_seen (cost_delay text, parallel text)")
+    [vacuum] = m.vacuum_tasks(db, ["courses"])
+    vacuum.statements.append("INSERT INTO pace_seen SELECT current_setting('vacuum_cost_delay'),"
+                             " current_setting('max_parallel_maintenance_workers')")
+    summary = m.run(db, [vacuum], m.RunOptions(cost_delay="7ms"))
+    assert summary.ok, summary.operations
+    assert q(db, "SELECT * FROM pace_seen") == [("7ms", "0")]
+    script = run_cli("--dsn", db.conninfo, "maintain", "vacuum", "--table", "courses",
+                     "--cost-delay", "7ms", "--pause-above", "3", "--dry-run")
+    assert script.exit_code == 0, script.output
+    assert "SET vacuum_cost_delay = '7ms'" in script.stdout
+    assert "latency is above 3 ms" in script.stdout
+
+
+def test_latency_guard_pauses_while_above_and_within_its_budget(db: Target,
+                                                                db_conn: Any) -> None:
+    """A threshold of 0 ms is always exceeded: the run pauses before each operation until
+    the budget is spent, says so, and then runs everything."""
+    loaded(db_conn)
+    tasks = m.analyze_tasks(db, ["courses", "course_modules"])
+    events: list[m.ProgressEvent] = []
+    began = time.monotonic()
+    summary = m.run(db, tasks, m.RunOptions(pause_above_ms=0, max_pause=0.6),
+                    on_progress=events.append)
+    took = time.monotonic() - began
+    assert summary.ok and [op.status for op in summary.operations] == ["done", "done"]
+    pacing = summary.pacing
+    assert pacing is not None and pacing.threshold_ms == 0
+    assert pacing.pauses == 1 and pacing.budget_spent  # one pause used the whole budget
+    assert 0.6 <= pacing.paused_seconds < 1.2 and took < 5
+    assert pacing.probes >= 3
+    assert any("max-pause" in note for note in summary.notes)
+    assert [e.event for e in events if e.event in ("paused", "resumed")] == ["paused",
+                                                                             "resumed"]
+    assert summary.as_dict()["pacing"]["budget_spent"] is True
+
+    # Far above the probe: no pause; a factor measures the probe first (at least 1 ms).
+    calm = m.run(db, tasks, m.RunOptions(pause_above_ms=5000))
+    assert calm.pacing is not None and calm.pacing.pauses == 0
+    relative = m.run(db, tasks, m.RunOptions(pause_above_factor=2))
+    assert relative.pacing is not None and relative.pacing.baseline_ms is not None
+    assert relative.pacing.threshold_ms >= 1.0
+    assert m.run(db, tasks).pacing is None  # the library's default: no guard
+
+
+def test_latency_guard_from_the_cli(db: Target, db_conn: Any) -> None:
+    loaded(db_conn)
+    dsn = ["--dsn", db.conninfo]
+    ran = run_cli(*dsn, "--json", "maintain", "analyze", "--table", "courses",
+                  "--pause-above", "0", "--max-pause", "0.3")
+    assert ran.exit_code == 0, ran.output
+    pacing = json.loads(ran.stdout)["pacing"]
+    assert pacing["pauses"] == 1 and pacing["budget_spent"] is True
+    assert 0.3 <= pacing["paused_seconds"] < 1.0
+    human = run_cli(*dsn, "maintain", "analyze", "--table", "courses", "--pause-above", "0",
+                    "--max-pause", "0.2")
+    assert human.exit_code == 0, human.output
+    assert "pausing: the probe's p90" in human.stderr
+    assert "latency guard: paused 1 time(s)" in human.stdout
+    off = run_cli(*dsn, "--json", "maintain", "analyze", "--table", "courses",
+                  "--pause-above", "off")
+    assert off.exit_code == 0 and "pacing" not in json.loads(off.stdout)
+
+
+def test_bad_pacing_input_is_one_line_exit_1(db: Target) -> None:
+    dsn = ["--dsn", db.conninfo, "maintain", "run"]
+    for args, needle in ((["--pause-above", "-1"], "--pause-above"),
+                         (["--pause-above", "0x"], "--pause-above"),
+                         (["--pause-above", "soon"], "--pause-above"),
+                         (["--max-pause", "-1"], "--max-pause"),
+                         (["--cost-delay", "-2ms"], "--cost-delay")):
+        line = assert_one_line_error(run_cli(*dsn, *args), 1)
+        assert needle in line, line
+    with pytest.raises(BadConfig, match="--max-pause"):
+        m.run(db, [], m.RunOptions(max_pause=-1))

@@ -80,6 +80,7 @@ class CachePolicy:
     prefix: str = ""
     batch: int = 200
     pause: float = 0.002  # seconds between batches (at least as long as the batch took)
+    max_rate: float = 10_000.0  # keys a second at most (0: no limit)
     sample: int = 10_000
     memory_sample: int = 200
     hit_ratio_warning: float = 0.80
@@ -143,7 +144,7 @@ def load_policy(overrides: dict[str, Any] | None = None, path: Path | None = Non
     if unknown:
         raise BadConfig(f"cache policy ({where}): unknown setting(s) {', '.join(sorted(unknown))}"
                         f" (known: {', '.join(sorted(known))})")
-    invalidation = _table(raw, "invalidation", where, {"batch", "pause_ms"})
+    invalidation = _table(raw, "invalidation", where, {"batch", "pause_ms", "max_rate"})
     check = _table(raw, "check", where,
                    {"sample", "memory_sample", "hit_ratio_warning", "min_lookups"})
     families = [_family(name, spec, where)
@@ -157,6 +158,7 @@ def load_policy(overrides: dict[str, Any] | None = None, path: Path | None = Non
         families=tuple(families), prefix=prefix,
         batch=_number(invalidation, "batch", 200, where, integer=True, minimum=1),
         pause=_number(invalidation, "pause_ms", 2.0, where) / 1000,
+        max_rate=float(_number(invalidation, "max_rate", 10_000, where)),
         sample=_number(check, "sample", 10_000, where, integer=True, minimum=1),
         memory_sample=_number(check, "memory_sample", 200, where, integer=True),
         hit_ratio_warning=_number(check, "hit_ratio_warning", 0.8, where),

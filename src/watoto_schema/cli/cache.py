@@ -80,10 +80,13 @@ def check(app: AppContext, sample: int | None) -> None:
 @click.option("--pause", type=click.FloatRange(min=0), metavar="MS",
               help="Milliseconds between batches, at least as long as a batch took "
               "(default: the policy's, 2).")
+@click.option("--max-rate", type=click.FloatRange(min=0), metavar="KEYS/S",
+              help="At most this many keys a second, pausing between batches as long as it "
+              "takes; 0: no limit (default: the policy's).")
 @pass_app
 def invalidate(app: AppContext, tables: tuple[str, ...], families: tuple[str, ...],
                ids: tuple[str, ...], dry_run: bool, batch: int | None,
-               pause: float | None) -> None:
+               pause: float | None, max_rate: float | None) -> None:
     """Remove cached keys by family or by table: SCAN + UNLINK in batches, Redis keeps
     serving between them. Never KEYS, never FLUSHALL.
 
@@ -107,20 +110,28 @@ def invalidate(app: AppContext, tables: tuple[str, ...], families: tuple[str, ..
     target = require(app.cache_target())
     with connected(target) as conn:
         result = run_invalidate(conn, policy, chosen, ids=ids, dry_run=dry_run, batch=batch,
-                                pause=None if pause is None else pause / 1000)
+                                pause=None if pause is None else pause / 1000,
+                                max_rate=max_rate)
     app.out.document({"target": target.display, "dry_run": dry_run,
                       "families": [{"family": f.family, "match": f.match, "keys": f.keys,
-                                    "batches": f.batches, "seconds": round(f.seconds, 3)}
+                                    "batches": f.batches, "seconds": round(f.seconds, 3),
+                                    "paused_seconds": round(f.paused_seconds, 3)}
                                    for f in result.families],
-                      "keys": result.keys, "seconds": round(result.seconds, 3)})
+                      "keys": result.keys, "batches": result.batches,
+                      "seconds": round(result.seconds, 3),
+                      "paused_seconds": round(result.paused_seconds, 3),
+                      "batch": result.batch, "pause_ms": round(result.pause * 1000, 3),
+                      "max_rate": result.max_rate})
     from rich.markup import escape
 
     verb = "would remove" if dry_run else "removed"
     for f in result.families:
         app.out.line(escape(f"{f.family}: {verb} {f.keys} key(s) matching {f.match} "
                             f"in {f.batches} batch(es), {f.seconds:.2f}s"))
+    limit = f", at most {result.max_rate:g} keys/s" if result.max_rate else ""
     app.out.line(f"{result.keys} key(s) {'to remove' if dry_run else 'removed'} in "
-                 f"{result.seconds:.2f}s")
+                 f"{result.seconds:.2f}s ({result.batches} batch(es) of up to {result.batch}, "
+                 f"{result.paused_seconds:.2f}s of it pausing{limit})")
 
 
 # -- `migrate` with a Redis: the hook and its report (used by cli/migrations.py) ----------

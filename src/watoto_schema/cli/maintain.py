@@ -80,6 +80,16 @@ def _run_options(func: Any) -> Any:
                      envvar=ENV + "COST_DELAY",
                      help="vacuum_cost_delay of VACUUM and ANALYZE, autovacuum's throttle "
                      "(0 = full speed)."),
+        click.option("--pause-above", default="2x", show_default=True, metavar="MS|Nx|off",
+                     envvar=ENV + "PAUSE_ABOVE",
+                     help="Latency guard: a probe times a small read every 100 ms; before "
+                     "each operation, wait while its p90 over the last second is above MS "
+                     "milliseconds, or N times its p90 before the run (at least 1 ms); off: "
+                     "never wait."),
+        click.option("--max-pause", type=click.FloatRange(min=0), default=600.0,
+                     show_default=True, metavar="SECONDS", envvar=ENV + "MAX_PAUSE",
+                     help="The guard's pauses add up to at most this; then the run goes on "
+                     "without pausing."),
         click.option("--retries", type=click.IntRange(min=0), default=5, show_default=True,
                      help="Retries of an operation whose locks were not granted in time."),
         click.option("--wait", is_flag=True,
@@ -102,17 +112,21 @@ def _run_options(func: Any) -> Any:
 
 
 def _options(jobs: int, lock_timeout: str, statement_timeout: str, cost_delay: str,
-             retries: int, wait: bool, lock_wait: float, dry_run: bool,
-             max_lag: str | None, lag_wait: str, allow_vacuum_full: bool = False,
+             pause_above: str, max_pause: float, retries: int, wait: bool, lock_wait: float,
+             dry_run: bool, max_lag: str | None, lag_wait: str,
+             allow_vacuum_full: bool = False,
              note: Callable[[str], None] | None = None) -> RunOptions:
     from ..maintenance import RunOptions
+    from ..maintenance.model import pause_threshold
     from ..sources import duration
 
+    pause_ms, pause_factor = pause_threshold(pause_above)
     options = RunOptions(jobs=jobs, lock_timeout=duration(lock_timeout, "--lock-timeout"),
                          statement_timeout=duration(statement_timeout, "--statement-timeout"),
                          cost_delay=duration(cost_delay, "--cost-delay"), retries=retries,
                          lock_wait=None if wait else lock_wait, dry_run=dry_run,
-                         allow_vacuum_full=allow_vacuum_full)
+                         allow_vacuum_full=allow_vacuum_full, pause_above_ms=pause_ms,
+                         pause_above_factor=pause_factor, max_pause=max_pause)
     if max_lag is not None:
         from ..replicas import parse_lag_limit, parse_seconds, wait_while_lagging
 
@@ -170,9 +184,9 @@ def plan_command(app: AppContext, /, exact: bool, create_extension: bool,
 @_run_options
 @pass_app
 def run_command(app: AppContext, /, exact: bool, create_extension: bool, jobs: int,
-                lock_timeout: str, statement_timeout: str, cost_delay: str, retries: int,
-                wait: bool, lock_wait: float, dry_run: bool, max_lag: str | None,
-                lag_wait: str, **thresholds: Any) -> None:
+                lock_timeout: str, statement_timeout: str, cost_delay: str, pause_above: str,
+                max_pause: float, retries: int, wait: bool, lock_wait: float, dry_run: bool,
+                max_lag: str | None, lag_wait: str, **thresholds: Any) -> None:
     """Plan, then run what the plan lists, with a progress bar per operation.
 
     Each statement runs in autocommit under lock_timeout and is retried with backoff;
@@ -181,8 +195,9 @@ def run_command(app: AppContext, /, exact: bool, create_extension: bool, jobs: i
     With --max-replica-lag, each VACUUM and REINDEX first waits while a standby lags more
     than the limit (they write much WAL); when the wait runs out the run stops, exit 3.
     """
-    options = _options(jobs, lock_timeout, statement_timeout, cost_delay, retries, wait,
-                       lock_wait, dry_run, max_lag, lag_wait, note=app.out.note)
+    options = _options(jobs, lock_timeout, statement_timeout, cost_delay, pause_above,
+                       max_pause, retries, wait, lock_wait, dry_run, max_lag, lag_wait,
+                       note=app.out.note)
     result = _plan(app, exact, create_extension, dry_run, **thresholds)
     for finding in result.advice:
         app.out.note(f"advice: {finding.schema}.{finding.relation}: {finding.reason}")
@@ -324,6 +339,13 @@ def _render_summary(app: AppContext, summary: RunSummary) -> None:
     app.out.line(f"{len(summary.operations)} operation(s): "
                  + ", ".join(f"{n} {status}" for status, n in counts.items())
                  + f" in {summary.seconds:.1f}s with {summary.jobs} job(s)")
+    pacing = summary.pacing
+    if pacing is not None:
+        base = (f", {pacing.baseline_ms:.2f} ms before the run"
+                if pacing.baseline_ms is not None else "")
+        app.out.line(f"latency guard: paused {pacing.pauses} time(s), "
+                     f"{pacing.paused_seconds:.1f}s in all (probe p90 above "
+                     f"{pacing.threshold_ms:.2f} ms{base}; at most {pacing.max_pause:g}s)")
 
 
 class _ProgressView:
@@ -370,6 +392,10 @@ class _ProgressView:
         kind = event.event
         if kind == "waiting":
             self._say(event.message or "waiting for the maintenance lock")
+            return
+        if kind in ("paused", "resumed"):  # the latency guard
+            if not self.app.as_json:
+                self._say(event.message or kind)
             return
         if kind == "start":
             self.started[event.index] = time.monotonic()

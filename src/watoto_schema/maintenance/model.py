@@ -157,6 +157,14 @@ class RunOptions:
     # VACUUM and ANALYZE sleep this long after each vacuum_cost_limit of work, as
     # autovacuum does by default (a manual VACUUM does not sleep at all): "0" = full speed.
     cost_delay: str = "2ms"
+    # The latency guard (#21): a probe times a small read every 100 ms from its own
+    # connection; before each operation the run waits while the probe's p90 over the last
+    # second is above the threshold: ``pause_above_ms``, or ``pause_above_factor`` times
+    # the probe's p90 measured before the first operation. Both None: no guard. The pauses
+    # add up to at most ``max_pause`` seconds; then the run goes on without pausing.
+    pause_above_ms: float | None = None
+    pause_above_factor: float | None = None
+    max_pause: float = 600.0
     dry_run: bool = False
     allow_vacuum_full: bool = False
     # Called on the worker's connection before each operation that writes much WAL (all
@@ -211,6 +219,7 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     script: str | None = None  # dry run: the statements with their locks
+    pacing: Pacing | None = None  # the latency guard's account, when it ran
 
     def _with(self, *statuses: str) -> list[Operation]:
         return [op for op in self.operations if op.status in statuses]
@@ -237,6 +246,54 @@ class RunSummary:
             "operations": [op.as_dict() for op in self.operations], "notes": self.notes}
         if self.script is not None:
             doc["script"] = self.script
+        if self.pacing is not None:
+            doc["pacing"] = self.pacing.as_dict()
         return doc
+
+
+def pause_threshold(text: str) -> tuple[float | None, float | None]:
+    """``--pause-above``: ``off``, milliseconds (``5``, ``2.5ms``) or a factor of the
+    probe's latency before the run (``2x``); returns (ms, factor), both None for off."""
+    from ..errors import BadConfig
+
+    value = text.strip().lower()
+    if value in ("off", "none", "no"):
+        return None, None
+    try:
+        if value.endswith("x"):
+            factor = float(value[:-1])
+            if factor <= 0 or factor != factor:
+                raise ValueError
+            return None, factor
+        ms = float(value.removesuffix("ms"))
+        if ms < 0 or ms != ms:
+            raise ValueError
+        return ms, None
+    except ValueError:
+        raise BadConfig(f"--pause-above: {text!r} is not off, a number of milliseconds "
+                        "(>= 0) or a factor like 2x") from None
+
+
+@dataclass
+class Pacing:
+    """What the latency guard did: its threshold and the pauses it made."""
+
+    threshold_ms: float
+    baseline_ms: float | None  # the probe's p90 before the first operation
+    max_pause: float  # seconds of pauses allowed in all
+    pauses: int = 0
+    paused_seconds: float = 0.0
+    budget_spent: bool = False  # the pauses reached max_pause: the rest ran unpaused
+    probes: int = 0
+    probe_max_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"guard": True, "threshold_ms": round(self.threshold_ms, 3),
+                "baseline_ms": None if self.baseline_ms is None
+                else round(self.baseline_ms, 3),
+                "max_pause": self.max_pause, "pauses": self.pauses,
+                "paused_seconds": round(self.paused_seconds, 3),
+                "budget_spent": self.budget_spent, "probes": self.probes,
+                "probe_max_ms": round(self.probe_max_ms, 3)}
 
 

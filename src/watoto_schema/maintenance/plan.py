@@ -512,6 +512,11 @@ def render_script(tasks: Sequence[Task], options: RunOptions | None = None,
              "SET max_parallel_maintenance_workers = 0;",
              f"-- and is retried up to {options.retries} times, with backoff, when a lock "
              "is not granted in time."]
+    if options.pause_above_ms is not None or options.pause_above_factor is not None:
+        above = (f"{options.pause_above_ms:g} ms" if options.pause_above_ms is not None
+                 else f"{options.pause_above_factor:g}x its latency before the run")
+        lines.append(f"-- Before each operation it waits while a probe's latency is above "
+                     f"{above} (at most {options.max_pause:g}s of pauses in all).")
     if not tasks:
         lines.append("-- nothing to do")
     for number, task in enumerate(tasks, 1):

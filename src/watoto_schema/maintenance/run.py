@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from .model import (
     MAX_JOBS,
     MaintenancePlan,
     Operation,
+    Pacing,
     ProgressEvent,
     RunOptions,
     RunSummary,
@@ -103,6 +105,7 @@ def run(target: Target, plan_or_tasks: MaintenancePlan | Sequence[Task],
     started = time.monotonic()
     if options.jobs < 1:
         raise BadConfig("--jobs must be at least 1")
+    _check_pacing(options)
     if options.dry_run:
         return RunSummary(target.display, True, options.jobs,
                           [Operation(t, "planned") for t in tasks],
@@ -123,10 +126,23 @@ def run(target: Target, plan_or_tasks: MaintenancePlan | Sequence[Task],
                                   "waiting", -1, None,
                                   message=f"waiting for another maintenance run ({holder})"))):
             jobs, notes = _jobs(main, options.jobs, len(tasks))
-            runner = _Runner(target, main, tasks, options, emit)
-            operations, opened = runner.run(jobs)
+            guard = None
+            if _guarded(options) and tasks:
+                try:
+                    guard = _LatencyGuard(target, options, emit)
+                except WatotoError as exc:  # no slot for the probe: run, unguarded, and say so
+                    notes.append(f"latency guard off: its probe could not connect ({exc})")
+            try:
+                runner = _Runner(target, main, tasks, options, emit, guard)
+                operations, opened = runner.run(jobs)
+            finally:
+                if guard is not None:
+                    guard.close()
             if opened < jobs:
                 notes.append(f"only {opened} of {jobs} worker connection(s) could be opened")
+            if guard is not None and guard.account.budget_spent:
+                notes.append(f"the latency guard's pauses reached --max-pause "
+                             f"({options.max_pause:g}s): the rest ran without pausing")
     finally:
         main.close()
     if runner.refusal is not None:
@@ -134,7 +150,22 @@ def run(target: Target, plan_or_tasks: MaintenancePlan | Sequence[Task],
         raise type(runner.refusal)(f"{runner.refusal} ({done} of {len(operations)} "
                                    "operation(s) had run)")
     return RunSummary(target.display, False, jobs, operations, notes,
-                      time.monotonic() - started)
+                      time.monotonic() - started,
+                      pacing=guard.account if guard is not None else None)
+
+
+def _guarded(options: RunOptions) -> bool:
+    return options.pause_above_ms is not None or options.pause_above_factor is not None
+
+
+def _check_pacing(options: RunOptions) -> None:
+    if options.pause_above_ms is not None and options.pause_above_ms < 0:
+        raise BadConfig(f"--pause-above must be at least 0 ms (got {options.pause_above_ms:g})")
+    if options.pause_above_factor is not None and options.pause_above_factor <= 0:
+        raise BadConfig(f"--pause-above: the factor must be above 0 (got "
+                        f"{options.pause_above_factor:g}x)")
+    if options.max_pause < 0:
+        raise BadConfig(f"--max-pause must be at least 0 s (got {options.max_pause:g})")
 
 
 def _set_timeouts(conn: psycopg.Connection[Any], options: RunOptions) -> None:
@@ -191,8 +222,10 @@ class _Runner:
     """Workers pulling tasks whose tables no running task holds, plus a progress watcher."""
 
     def __init__(self, target: Target, main: psycopg.Connection[Any], tasks: list[Task],
-                 options: RunOptions, emit: _Emitter) -> None:
+                 options: RunOptions, emit: _Emitter,
+                 guard: _LatencyGuard | None = None) -> None:
         self.target = target
+        self.guard = guard
         self.main = main
         self.tasks = tasks
         self.options = options
@@ -277,7 +310,11 @@ class _Runner:
             conn.remove_notice_handler(on_notice)
 
     def _work(self, conn: psycopg.Connection[Any], warnings: list[str]) -> None:
-        while (index := self._next()) is not None:
+        while True:
+            if self.guard is not None and self.pending:
+                self.guard.wait(self.stop)  # while the application is slow, start nothing
+            if (index := self._next()) is None:
+                return
             warnings.clear()
             try:
                 self.results[index] = self._execute(conn, index, warnings)
@@ -358,6 +395,109 @@ class _Runner:
         else:
             self.emit(ProgressEvent(op.status, index, task, message=op.error))
         return op
+
+
+class _LatencyGuard:
+    """Time a small read (``sql/maintenance/probe.sql``) every ``INTERVAL`` seconds from a
+    connection of its own; ``wait()`` holds a worker back while the p90 of the last
+    ``WINDOW`` seconds of probes is above the threshold, within the pause budget.
+
+    The p90 of about ten probes, not their maximum: one slow probe on a busy machine is
+    noise, several in a second are the application being slowed down.
+    """
+
+    INTERVAL = 0.1
+    WINDOW = 1.0
+    CALIBRATION = 1.0  # seconds of probes before the first operation, for a factor
+    FLOOR_MS = 1.0  # a factor never sets the threshold below this: sub-ms probes jitter
+
+    def __init__(self, target: Target, options: RunOptions, emit: _Emitter) -> None:
+        self.emit = emit
+        self.conn = connect(target, application_name=APPLICATION + " (probe)")
+        self.query = sql_text("maintenance/probe.sql")
+        self.samples: deque[tuple[float, float]] = deque()  # (monotonic time, ms)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.account = Pacing(threshold_ms=options.pause_above_ms or 0.0, baseline_ms=None,
+                              max_pause=options.max_pause)
+        self.thread = threading.Thread(target=self._probe, daemon=True)
+        self.thread.start()
+        # A few probes before the first operation: a guard with no samples cannot judge.
+        deadline = time.monotonic() + 3.0
+        while self.observed() is None and self.thread.is_alive() \
+                and time.monotonic() < deadline:
+            time.sleep(self.INTERVAL / 2)
+        if options.pause_above_ms is None and options.pause_above_factor is not None:
+            time.sleep(self.CALIBRATION)
+            baseline = self.observed(self.CALIBRATION) or 0.0
+            self.account.baseline_ms = baseline
+            self.account.threshold_ms = max(self.FLOOR_MS,
+                                            options.pause_above_factor * baseline)
+
+    def _probe(self) -> None:
+        while not self.done.wait(self.INTERVAL):
+            began = time.perf_counter()
+            try:
+                self.conn.execute(self.query).fetchone()
+            except Exception:  # the probe's connection is gone: no guard, no pauses
+                with self.lock:
+                    self.samples.clear()
+                return
+            now = time.monotonic()
+            ms = (time.perf_counter() - began) * 1000
+            with self.lock:
+                self.samples.append((now, ms))
+                while self.samples and self.samples[0][0] < now - 10 * self.WINDOW:
+                    self.samples.popleft()
+                self.account.probes += 1
+                self.account.probe_max_ms = max(self.account.probe_max_ms, ms)
+
+    def observed(self, window: float | None = None) -> float | None:
+        """The p90 (ms) of the probes of the last ``window`` seconds; None: too few yet."""
+        since = time.monotonic() - (window or self.WINDOW)
+        with self.lock:
+            recent = sorted(ms for at, ms in self.samples if at >= since)
+        if len(recent) < 3:
+            return None
+        return recent[min(len(recent) - 1, int(len(recent) * 0.9))]
+
+    def wait(self, stop: threading.Event) -> None:
+        """Return once the probes are under the threshold, the budget is spent, or
+        ``stop`` is set."""
+        account = self.account
+        began: float | None = None
+        try:
+            while not stop.is_set() and self.thread.is_alive():
+                now = time.monotonic()
+                with self.lock:
+                    spent = account.paused_seconds + (now - began if began else 0.0)
+                if spent >= account.max_pause:
+                    account.budget_spent = True
+                    return
+                latency = self.observed()
+                if latency is None or latency <= account.threshold_ms:
+                    return
+                if began is None:
+                    began = now
+                    with self.lock:
+                        account.pauses += 1
+                    self.emit(ProgressEvent(
+                        "paused", -1, None,
+                        message=f"pausing: the probe's p90 is {latency:.1f} ms, above "
+                        f"{account.threshold_ms:.1f} ms"))
+                stop.wait(self.INTERVAL)
+        finally:
+            if began is not None:
+                took = time.monotonic() - began
+                with self.lock:
+                    account.paused_seconds += took
+                self.emit(ProgressEvent("resumed", -1, None,
+                                        message=f"resuming after {took:.1f}s"))
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.conn.close()
 
 
 class _Watcher:
