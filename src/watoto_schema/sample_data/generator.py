@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from .dates import (
@@ -55,7 +57,7 @@ from .vocabulary import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Course:
     grade: int
     category: int
@@ -72,7 +74,7 @@ class _Course:
     final_assessment: int = 0  # course-level assessment id (0: none)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Enrollment:
     id: int
     student: int
@@ -85,13 +87,13 @@ class _Enrollment:
     mean_score: float = 0.0
 
 
-@dataclass
-class _Submission:
-    submitted_at: int
-    assessment: int
-    student: int
-    course: int
-    mean_score: float
+# A submission to come: (submitted_at, assessment, student, course, mean score); a tuple,
+# not a class: there are 1.6 M of them at national scale.
+_Submission = tuple[int, int, int, int, float]
+_SUBMISSION_ORDER = itemgetter(0, 1, 2)  # submitted_at, assessment, student
+# Status thresholds by enrollment age in seconds (_STATUS_BY_AGE in days).
+_STATUS_BY_AGE_SECONDS = tuple((days * _DAY, thresholds) for days, thresholds in _STATUS_BY_AGE)
+_QUOTED_ANSWERS = ('"A"', '"B"', '"C"', '"D"')
 
 
 @dataclass
@@ -129,13 +131,19 @@ class _Generator:
         rng, rnd, plan = self.rng, self.rng.random, self.plan
         # Students join over time, more of them later (the platform grows).
         span = _STUDENTS_TO - _STUDENTS_FROM
-        plan.student_created = sorted(
-            _STUDENTS_FROM + int(span * rnd() ** (1 / _GROWTH_EXPONENT))
-            for _ in range(plan.students)
-        )
+        exponent = 1 / _GROWTH_EXPONENT
+        plan.student_created = sorted([
+            _STUDENTS_FROM + int(span * rnd() ** exponent) for _ in range(plan.students)
+        ])
+        gauss = rng.gauss
+        grades, abilities = plan.student_grade, plan.student_ability
         for _ in range(plan.students):
-            plan.student_grade.append(7 + min(2, int(rnd() * 3)))
-            plan.student_ability.append(min(95.0, max(35.0, rng.gauss(68.0, 12.0))))
+            grade = int(rnd() * 3)
+            grades.append(7 + (grade if grade < 2 else 2))
+            ability = gauss(68.0, 12.0)
+            # min(95.0, max(35.0, ability)), spelt out: this runs once per student.
+            ability = ability if ability > 35.0 else 35.0
+            abilities.append(ability if ability < 95.0 else 95.0)
 
     def _plan_enrollments(self) -> None:
         """Courses (class sections, opened as demand grows) and who enrolls in which, when."""
@@ -174,19 +182,27 @@ class _Generator:
                 open_section(grade, category, on_demand=False)
 
         counts, count_weights = _COURSES_PER_STUDENT
+        # rng.choices(counts, count_weights)[0], spelt out as random.choices computes it
+        # (bisect on the cumulative weights): the same draws, without its per-call setup.
+        cum_counts = list(_cumulative(count_weights))
+        total_counts = cum_counts[-1] + 0.0
+        last_count = len(counts) - 1
         cum_weights = list(_cumulative(weights))
         total_weight = cum_weights[-1]
+        last_category = len(cum_weights) - 1
+        courses = plan.courses
         planned: list[tuple[int, int, int]] = []  # (enrolled_at, student, course id)
+        add = planned.append
         for offset, joined in enumerate(plan.student_created):
             student = first_student + offset
             grade = plan.student_grade[offset]
-            how_many = rng.choices(counts, count_weights)[0]
+            how_many = counts[bisect_right(cum_counts, rnd() * total_counts, 0, last_count)]
             chosen: list[int] = []
             while len(chosen) < how_many:
-                pick = _bisect(cum_weights, rnd() * total_weight)
+                pick = bisect_right(cum_weights, rnd() * total_weight, 0, last_category)
                 if pick not in chosen:
                     chosen.append(pick)
-            earliest = max(joined, _ENROLL_FROM)
+            earliest = joined if joined > _ENROLL_FROM else _ENROLL_FROM
             latest = min(_ENROLL_TO, earliest + 200 * _DAY)
             for number, category in enumerate(chosen):
                 if number == 0:  # the first course right after joining
@@ -197,12 +213,13 @@ class _Generator:
                 if not sections:
                     open_section(grade, category, on_demand=True)
                 index = sections[int(rnd() * len(sections))]
-                course = plan.courses[index]
+                course = courses[index]
                 course.enrolled += 1
-                course.first_enrollment = min(course.first_enrollment, enrolled_at)
+                if enrolled_at < course.first_enrollment:
+                    course.first_enrollment = enrolled_at
                 if course.enrolled >= course.capacity:
                     sections.remove(index)
-                planned.append((enrolled_at, student, index + 1))
+                add((enrolled_at, student, index + 1))
         planned.sort()
         plan.enrollments = [
             _Enrollment(id=number, student=student, course=course, enrolled_at=enrolled_at)
@@ -393,27 +410,39 @@ class _Generator:
 
     # -- enrollments and progress ----------------------------------------------------------
     def enrollments(self) -> Iterator[tuple[Any, ...]]:
+        # Hot: one pass per enrollment (3 M at national scale). min/max on two numbers are
+        # spelt out as comparisons that return the same value; the draws are unchanged.
         rng, rnd, plan = self.rng, self.rng.random, self.plan
+        gauss, choice = rng.gauss, rng.choice
+        courses, abilities = plan.courses, plan.student_ability
+        days, times = _DAYS, _TIMES_OF_DAY
         first_student = plan.admins + plan.teachers + 1
+        pace_from, pace_span = _PACE_DAYS[0], _PACE_DAYS[1] - _PACE_DAYS[0]
         for enrollment in plan.enrollments:
-            course = plan.courses[enrollment.course - 1]
+            course = courses[enrollment.course - 1]
             n = course.n_modules
-            age = _REF - enrollment.enrolled_at
-            thresholds = next(t for days, t in _STATUS_BY_AGE if age < days * _DAY)
+            enrolled_at = enrollment.enrolled_at
+            age = _REF - enrolled_at
+            thresholds = _STATUS_BY_AGE_SECONDS[-1][1]
+            for limit, by_age in _STATUS_BY_AGE_SECONDS:
+                if age < limit:
+                    thresholds = by_age
+                    break
             draw = rnd()
             status = _ENROLLED
             for threshold in thresholds:
                 if draw < threshold:
                     break
                 status += 1
-            pace = int((_PACE_DAYS[0] + (_PACE_DAYS[1] - _PACE_DAYS[0]) * rnd()) * _DAY)
+            pace = int((pace_from + pace_span * rnd()) * _DAY)
             done = 0
             current = False
             if status == _COMPLETED:
                 done = n
                 pace = min(pace, (age - _HOUR) // n)
             elif status == _IN_PROGRESS:
-                reach = min(0.95, age / (n * pace)) * rnd()
+                reach = age / (n * pace)
+                reach = (reach if reach < 0.95 else 0.95) * rnd()
                 done = min(n - 1, int(reach * n))
                 current = True
                 pace = min(pace, age // (done + 1))
@@ -421,22 +450,26 @@ class _Generator:
                 done = int(rnd() * (n // 2 + 1))
                 current = rnd() < 0.6
                 pace = min(pace, age // (done + 2))
-            ability = plan.student_ability[enrollment.student - first_student]
-            mean = min(99.0, max(25.0, ability + rng.gauss(0.0, 8.0)))
+            mean = abilities[enrollment.student - first_student] + gauss(0.0, 8.0)
+            mean = mean if mean > 25.0 else 25.0
+            mean = mean if mean < 99.0 else 99.0
             enrollment.status, enrollment.done, enrollment.current = status, done, current
             enrollment.pace, enrollment.mean_score = pace, mean
-            completed_at = enrollment.enrolled_at + n * pace if status == _COMPLETED else None
+            completed: str | None = None
+            if status == _COMPLETED:
+                completed_at = enrolled_at + n * pace
+                completed = days[completed_at // _DAY] + times[completed_at % _DAY]
             notes: str | None = None
             if status == _DROPPED and rnd() < 0.7:
-                notes = rng.choice(_DROP_NOTES)
+                notes = choice(_DROP_NOTES)
             elif status == _IN_PROGRESS and rnd() < 0.02:
-                notes = rng.choice(_SUPPORT_NOTES)
+                notes = choice(_SUPPORT_NOTES)
             yield (
                 enrollment.id,
                 enrollment.student,
                 enrollment.course,
-                _ts(enrollment.enrolled_at),
-                None if completed_at is None else _ts(completed_at),
+                days[enrolled_at // _DAY] + times[enrolled_at % _DAY],
+                completed,
                 f"{done * 100 / n:.2f}",
                 course.first_module + done if status == _IN_PROGRESS else None,
                 _STATUSES[status],
@@ -445,89 +478,104 @@ class _Generator:
             )
 
     def module_progress(self) -> Iterator[tuple[Any, ...]]:
+        # The hottest loop: 14 M rows at national scale. _ts() and min/max are inlined (the
+        # same values), the enrollment's fields read once; the draws are unchanged.
         rng, rnd, plan = self.rng, self.rng.random, self.plan
         gauss = rng.gauss
         module_type, module_minutes = self.module_type, self.module_minutes
-        module_assessment, submissions = self.module_assessment, self.submissions
-        days, times = _DAYS, _TIMES_OF_DAY  # _ts() inlined: two per row, 14 M rows at scale
+        module_assessment = self.module_assessment
+        submit = self.submissions.append
+        courses = plan.courses
+        days, times = _DAYS, _TIMES_OF_DAY
+        day, hour, submit_share, quiz = _DAY, _HOUR, _SUBMIT_SHARE, _QUIZ
         progress_id = 0
         for enrollment in plan.enrollments:
-            started = enrollment.done + (1 if enrollment.current else 0)
+            done = enrollment.done
+            started = done + 1 if enrollment.current else done
             if started == 0:
                 continue
-            course = plan.courses[enrollment.course - 1]
+            course = courses[enrollment.course - 1]
             pace, mean = enrollment.pace, enrollment.mean_score
             base = enrollment.enrolled_at
+            enrollment_id, student = enrollment.id, enrollment.student
+            first_module = course.first_module
             for position in range(started):
                 progress_id += 1
-                module_id = course.first_module + position
-                kind = module_type[module_id]
-                minutes = module_minutes[module_id]
+                module_id = first_module + position
                 started_at = base + position * pace + int(rnd() * pace * 0.25)
-                if position < enrollment.done:
+                started_text = days[started_at // day] + times[started_at % day]
+                if position < done:
+                    kind = module_type[module_id]
                     completed_at = started_at + int(pace * (0.125 + 0.375 * rnd()))
                     score: str | None = None
                     attempts = 1
-                    if kind >= _QUIZ:
-                        value = min(100.0, max(0.0, gauss(mean, 10.0)))
-                        score = f"{value:.2f}"
-                        if kind == _QUIZ:
+                    if kind >= quiz:
+                        value = gauss(mean, 10.0)
+                        value = value if value > 0.0 else 0.0
+                        score = f"{value if value < 100.0 else 100.0:.2f}"
+                        if kind == quiz:
                             draw = rnd()
                             attempts = 1 if draw < 0.7 else 2 if draw < 0.92 else 3
                     assessment = module_assessment[module_id]
-                    if assessment and rnd() < _SUBMIT_SHARE:
-                        submitted_at = max(started_at, completed_at - int(rnd() * _HOUR))
-                        submissions.append(_Submission(submitted_at,
-                                                       assessment, enrollment.student,
-                                                       enrollment.course, mean))
-                    yield (progress_id, enrollment.id, module_id,
-                           days[started_at // _DAY] + times[started_at % _DAY],
-                           days[completed_at // _DAY] + times[completed_at % _DAY],
-                           int(minutes * (0.8 + 0.8 * rnd())) * attempts,
+                    if assessment and rnd() < submit_share:
+                        submitted_at = completed_at - int(rnd() * hour)
+                        submit((started_at if started_at >= submitted_at else submitted_at,
+                                assessment, student, enrollment.course, mean))
+                    yield (progress_id, enrollment_id, module_id, started_text,
+                           days[completed_at // day] + times[completed_at % day],
+                           int(module_minutes[module_id] * (0.8 + 0.8 * rnd())) * attempts,
                            score, attempts, "completed")
                 else:
-                    yield (progress_id, enrollment.id, module_id,
-                           days[started_at // _DAY] + times[started_at % _DAY], None,
-                           int(minutes * (0.1 + 0.6 * rnd())), None, 1, "in_progress")
+                    yield (progress_id, enrollment_id, module_id, started_text, None,
+                           int(module_minutes[module_id] * (0.1 + 0.6 * rnd())), None, 1,
+                           "in_progress")
             if (enrollment.status == _COMPLETED and course.final_assessment
-                    and rnd() < _SUBMIT_SHARE):
+                    and rnd() < submit_share):
                 finished = base + course.n_modules * pace
-                submissions.append(_Submission(finished - int(rnd() * pace * 0.5),
-                                               course.final_assessment, enrollment.student,
-                                               enrollment.course, mean))
+                submit((finished - int(rnd() * pace * 0.5), course.final_assessment, student,
+                        enrollment.course, mean))
 
     def assessment_submissions(self) -> Iterator[tuple[Any, ...]]:
         rng, rnd, plan = self.rng, self.rng.random, self.plan
-        gauss = rng.gauss
-        self.submissions.sort(key=lambda s: (s.submitted_at, s.assessment, s.student))
-        for submission_id, sub in enumerate(self.submissions, start=1):
-            points = self.assessment_points[sub.assessment]
-            kind = self.assessment_kind[sub.assessment]
+        gauss, choice = rng.gauss, rng.choice
+        points_of, kind_of = self.assessment_points, self.assessment_kind
+        teachers = [course.teacher for course in plan.courses]
+        days, times = _DAYS, _TIMES_OF_DAY
+        quoted = _QUOTED_ANSWERS
+        self.submissions.sort(key=_SUBMISSION_ORDER)
+        for submission_id, (submitted_at, assessment, student, course, mean) in enumerate(
+                self.submissions, start=1):
+            points = points_of[assessment]
+            kind = kind_of[assessment]
             content: str | None
             file_url: str | None = None
             if kind == _QUIZ:
-                answers = ", ".join(f'"{"ABCD"[int(rnd() * 4)]}"' for _ in range(points // 5))
+                answers = ", ".join([quoted[int(rnd() * 4)] for _ in range(points // 5)])
                 content = f'{{"answers": [{answers}]}}'
             else:
                 content = None if rnd() < 0.6 else "Please find my work attached."
                 extension = "pdf" if rnd() < 0.6 else "jpg"
-                file_url = (f"https://files.watoto.example/submissions/{sub.assessment}/"
-                            f"{sub.student}.{extension}")
-            graded_at = sub.submitted_at + _HOUR * 6 + int(rnd() * 10 * _DAY)
-            waiting = graded_at > _REF or (_REF - sub.submitted_at < 14 * _DAY and rnd() < 0.4)
+                file_url = (f"https://files.watoto.example/submissions/{assessment}/"
+                            f"{student}.{extension}")
+            submitted = days[submitted_at // _DAY] + times[submitted_at % _DAY]
+            graded_at = submitted_at + _HOUR * 6 + int(rnd() * 10 * _DAY)
+            waiting = graded_at > _REF or (_REF - submitted_at < 14 * _DAY and rnd() < 0.4)
             if waiting:
-                yield (submission_id, sub.assessment, sub.student, _ts(sub.submitted_at),
+                yield (submission_id, assessment, student, submitted,
                        content, file_url, None, None, None, None, "submitted")
                 continue
-            value = min(100.0, max(0.0, gauss(sub.mean_score, 10.0))) * points / 100
+            value = gauss(mean, 10.0)
+            value = value if value > 0.0 else 0.0
+            value = (value if value < 100.0 else 100.0) * points / 100
             returned = kind != _QUIZ and rnd() < 0.15
             if returned:
-                feedback: str | None = rng.choice(_RETURN_FEEDBACK)
+                feedback: str | None = choice(_RETURN_FEEDBACK)
             else:
-                feedback = rng.choice(_FEEDBACK) if rnd() < 0.5 else None
-            yield (submission_id, sub.assessment, sub.student, _ts(sub.submitted_at), content,
-                   file_url, f"{value:.2f}", feedback, plan.courses[sub.course - 1].teacher,
-                   _ts(graded_at), "returned" if returned else "graded")
+                feedback = choice(_FEEDBACK) if rnd() < 0.5 else None
+            yield (submission_id, assessment, student, submitted, content,
+                   file_url, f"{value:.2f}", feedback, teachers[course - 1],
+                   days[graded_at // _DAY] + times[graded_at % _DAY],
+                   "returned" if returned else "graded")
 
     def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         producer: Callable[[], Iterator[tuple[Any, ...]]] = getattr(self, table)
@@ -540,13 +588,6 @@ def _cumulative(values: Sequence[int]) -> Iterator[int]:
     for value in values:
         total += value
         yield total
-
-
-def _bisect(cumulative: Sequence[int], point: float) -> int:
-    for index, bound in enumerate(cumulative):
-        if point < bound:
-            return index
-    return len(cumulative) - 1
 
 
 def _letter(score: float) -> str:
