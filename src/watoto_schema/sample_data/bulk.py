@@ -22,6 +22,7 @@ class _Deferred:
     kind: str  # "index", "p", "u" or "f"
     position: int  # creation order (the oid of its index; constraints for "f")
     definition: str
+    referenced: str | None = None  # the table a foreign key references
 
     def drop(self) -> sql.Composed:
         if self.kind == "index":
@@ -47,10 +48,10 @@ def _deferrable(cur: psycopg.Cursor[Any]) -> list[_Deferred]:
             sql_text("sample_data/deferrable_indexes.sql"), {"tables": tables}).fetchall():
         found.append(_Deferred(table, name, "index", int(position), definition))
     foreign: list[_Deferred] = []
-    for table, name, kind, position, definition in cur.execute(
+    for table, name, kind, position, definition, referenced in cur.execute(
             sql_text("sample_data/deferrable_constraints.sql"), {"tables": tables}).fetchall():
         (foreign if kind == "f" else found).append(
-            _Deferred(table, name, kind, int(position), definition))
+            _Deferred(table, name, kind, int(position), definition, referenced))
     found.sort(key=lambda item: item.position)
     return found + foreign  # foreign keys last: they need the keys they reference
 

@@ -16,7 +16,7 @@ from .generator import _Generator
 from .guarantees import _check_guarantees, _refuse_unless_empty
 from .mark import _mark
 from .producer import _Producer
-from .tables import _COLUMNS, KEY_TABLES, SEQUENCES, TABLES
+from .tables import _ANALYZE, _COLUMNS, _KEY_SOURCES, KEY_TABLES, SEQUENCES, TABLES
 
 # Rows between two progress reports while a table is copied.
 _REPORT_EVERY = 200_000
@@ -78,16 +78,38 @@ def load(
         cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         lap("prepare")
 
-        # Each table's own indexes and keys are built, and the table ANALYZEd, right after
-        # its COPY, while the producer thread makes the next table's rows; what spans
-        # tables (key tables, foreign keys) comes once everything is in.
+        # Everything that can follow a table's COPY does, while the producer thread makes
+        # the next table's rows (the connection waits on the server, the GIL is free): the
+        # table's own keys and indexes, its ANALYZE, the key table filled from it with that
+        # key table's keys, indexes and ANALYZE, then each foreign key whose two ends are
+        # in and keyed. Only what involves the last table is left for the end.
+        from . import _FILL_KEYS  # through the package, where a test may replace it
+
         own: dict[str, list[_Deferred]] = {}
-        last: list[_Deferred] = []
+        foreign: list[_Deferred] = []
         for item in deferred:
-            if item.kind != "f" and item.table in TABLES:
-                own.setdefault(item.table, []).append(item)
-            else:
-                last.append(item)
+            (foreign if item.kind == "f" else own.setdefault(item.table, [])).append(item)
+        fills = dict(zip(_KEY_SOURCES, zip(KEY_TABLES, _FILL_KEYS, strict=True), strict=True))
+        ready: set[str] = set()  # loaded, keyed and analyzed (tables outside: always)
+
+        def finish(table: str) -> None:
+            for item in own.pop(table, []):
+                step(f"building {item.name}")
+                cur.execute(item.create())
+            step(f"analyzing {table}")
+            cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+            lap("indexes and analyze")
+            ready.add(table)
+
+        def add_foreign_keys(every: bool = False) -> None:
+            for item in list(foreign):
+                ends = (item.table, item.referenced or item.table)
+                if every or all(end in ready or end not in _ANALYZE for end in ends):
+                    step(f"validating {item.name}")
+                    cur.execute(item.create())
+                    foreign.remove(item)
+            lap("keys and foreign keys")
+
         with _Producer(_Generator(students, seed)) as producer:
             for table in TABLES:
                 step(f"loading {table}")
@@ -110,22 +132,18 @@ def load(
                 if progress is not None:
                     progress(table, count)
                 lap("copy")
-                for item in own.get(table, []):
-                    step(f"building {item.name}")
-                    cur.execute(item.create())
-                step(f"analyzing {table}")
-                cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-                lap("indexes and analyze")
+                finish(table)
+                if table in fills:
+                    key_table, fill = fills[table]
+                    step(f"filling {key_table}")
+                    cur.execute(fill)
+                    lap("key tables")
+                    finish(key_table)
+                add_foreign_keys()
 
-        step("filling the key tables")
-        from . import _FILL_KEYS  # through the package, where a test may replace it
-
-        for statement_text in _FILL_KEYS:
-            cur.execute(statement_text)
-        lap("key tables")
-        for item in last:
-            step(f"building {item.name}" if item.kind != "f" else f"validating {item.name}")
-            cur.execute(item.create())
+        for table in list(own):  # none should be left: tables are finished as they load
+            finish(table)
+        add_foreign_keys(every=True)  # none should be left either; in the catalog's order
         _set_triggers(cur, enabled=True)
         lap("keys and foreign keys")
         step("checking the guarantees")
@@ -140,9 +158,6 @@ def load(
                 (SEQUENCES[table], max(count, 1), count > 0),
             )
         marked = _mark(cur, students, seed)
-        step("analyzing the key tables")
-        cur.execute(sql.SQL("ANALYZE {}").format(
-            sql.SQL(", ").join(sql.Identifier(name) for name in KEY_TABLES)))
-        lap("indexes and analyze")
+        lap("checks")
     return SampleDataResult(students=students, rows=rows, seconds=time.perf_counter() - began,
                             steps=steps, marked=marked)

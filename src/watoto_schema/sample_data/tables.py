@@ -16,8 +16,10 @@ SEQUENCES: dict[str, str] = {
     "module_progress": "module_progress_id_seq",
     "assessment_submissions": "assessment_submissions_id_seq",
 }
-# The key tables the row triggers of users and enrollments maintain.
+# The key tables the row triggers of users and enrollments maintain, and the table each
+# is filled from (by the statement of _FILL_KEYS at the same position).
 KEY_TABLES: tuple[str, ...] = ("user_email_keys", "enrollment_keys")
+_KEY_SOURCES: tuple[str, ...] = ("users", "enrollments")
 # Tables ANALYZEd after the load: the loaded ones plus the trigger-maintained key tables.
 _ANALYZE: tuple[str, ...] = (*TABLES, *KEY_TABLES)
 # What the row triggers would have written, set-based (watoto_users_sync_email_key and
@@ -27,7 +29,6 @@ _FILL_KEYS: tuple[str, ...] = (
     "INSERT INTO enrollment_keys (id, student_id, course_id, enrolled_at) "
     "SELECT id, student_id, course_id, enrolled_at FROM enrollments",
 )
-# The COMMENT ON DATABASE document that says sample-data filled this database.
 
 _COLUMNS: dict[str, str] = {
     "users": "id, email, password_hash, first_name, last_name, role, grade, is_active, "
