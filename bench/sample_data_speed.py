@@ -11,6 +11,8 @@ against the bare COPY, and the machine's load average (the ratio is measured in
 the same run, so it holds up better than the seconds on a busy machine).
 
     make bench            # or: .venv/bin/python bench/sample_data_speed.py [--students N]
+    .venv/bin/python bench/sample_data_speed.py --before /path/to/old/venv --repeat 2
+                          # before and after, alternately, in the same cluster
     WATOTO_BENCH_1M=1 make bench   # adds the 1,000,000-student run (minutes of both cores)
 """
 
@@ -22,6 +24,7 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import psycopg
 from common import BIN, cluster, fresh_db, timed
@@ -55,10 +58,10 @@ def bare_copy_seconds(url: str) -> tuple[float, dict[str, int]]:
     return seconds, counts
 
 
-def sample_data(url: str, students: int) -> tuple[float, dict[str, float]]:
+def sample_data(url: str, students: int, bindir: Path = BIN) -> tuple[float, dict[str, float]]:
     """Wall-clock seconds of the whole ``sample-data`` process and its seconds per step."""
     started = time.perf_counter()
-    proc = subprocess.run([str(BIN / "watoto-schema"), "--dsn", url, "--json", "sample-data",
+    proc = subprocess.run([str(bindir / "watoto-schema"), "--dsn", url, "--json", "sample-data",
                            "--students", str(students)], capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
@@ -66,14 +69,16 @@ def sample_data(url: str, students: int) -> tuple[float, dict[str, float]]:
     return elapsed, dict(json.loads(proc.stdout).get("steps", {}))
 
 
-def measure(pg: object, students: int, limit: float) -> None:
+def measure(pg: object, students: int, limit: float, bindir: Path = BIN) -> float:
+    """One load and its reference; returns the ratio to the bare COPY."""
     url = fresh_db(pg, f"bench_sample_{students}")  # type: ignore[arg-type]
-    timed([str(BIN / "watoto-schema"), "--dsn", url, "migrate"])
-    ours, steps = sample_data(url, students)
+    timed([str(bindir / "watoto-schema"), "--dsn", url, "migrate"])
+    ours, steps = sample_data(url, students, bindir)
     bare, counts = bare_copy_seconds(url)
     total = sum(counts.values())
     ratio = ours / bare
-    print(f"sample-data --students {students:,}: {total:,} rows "
+    which = "" if bindir == BIN else f" [{bindir.parent}]"
+    print(f"sample-data --students {students:,}{which}: {total:,} rows "
           + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
     print(f"  COPY of the same rows into bare tables    {bare:7.1f} s    1.00x  reference")
     print(f"  watoto-schema sample-data (whole process) {ours:7.1f} s  {ratio:6.2f}x"
@@ -83,16 +88,32 @@ def measure(pg: object, students: int, limit: float) -> None:
         print(f"    {name:<40} {seconds:7.1f} s  {seconds / bare:6.2f}x")
     load = os.getloadavg()
     print(f"  load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
+    return ratio
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--students", type=int, default=100_000)
-    students = parser.parse_args().students
+    parser.add_argument("--before", type=Path, metavar="VENV",
+                        help="Also measure the sample-data of another install (a virtualenv of "
+                             "an earlier commit), alternately with this one, same cluster.")
+    parser.add_argument("--repeat", type=int, default=1, help="Measure each this many times.")
+    args = parser.parse_args()
+    sizes = [args.students]
+    if os.environ.get("WATOTO_BENCH_1M") and args.students != 1_000_000:
+        sizes.append(1_000_000)
+    installs = [BIN] if args.before is None else [args.before / "bin", BIN]
     with cluster() as pg:
-        measure(pg, students, 60 if students <= 100_000 else 600)
-        if os.environ.get("WATOTO_BENCH_1M") and students != 1_000_000:
-            measure(pg, 1_000_000, 600)
+        for students in sizes:
+            ratios: dict[Path, list[float]] = {bindir: [] for bindir in installs}
+            for _ in range(args.repeat):
+                for bindir in installs:
+                    ratios[bindir].append(
+                        measure(pg, students, 60 if students <= 100_000 else 600, bindir))
+            if len(installs) > 1 or args.repeat > 1:
+                print(f"ratios to the bare COPY at {students:,} students: " + "; ".join(
+                    f"{'this install' if b == BIN else b.parent}: "
+                    + ", ".join(f"{r:.2f}x" for r in rs) for b, rs in ratios.items()))
 
 
 if __name__ == "__main__":
