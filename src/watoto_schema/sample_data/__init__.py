@@ -12,18 +12,20 @@ and everything happens in one transaction that holds ACCESS EXCLUSIVE locks on t
 1. the keys (primary, unique, foreign) and secondary indexes of the loaded tables and of
    the key tables are recorded from the catalog and dropped, the tables' row triggers are
    disabled and the unpartitioned tables truncated (so COPY may FREEZE them);
-2. rows go in with COPY, table by table, with explicit ids;
-3. the trigger-maintained key tables (``user_email_keys``, ``enrollment_keys``) are filled
-   set-based from what was loaded, with the triggers' own expressions;
-4. indexes and constraints are re-created exactly as recorded, in creation order (a key
-   or foreign key re-added is validated over every row: uniqueness of emails and of
-   enrollments per student and course, every reference), triggers re-enabled, and
-   ``sql/sample_data/guarantees.sql`` checks what constraints cannot say;
-5. sequences move past the largest ids, the database is marked (``COMMENT ON DATABASE``,
-   a JSON document of kind ``watoto-sample-data``) and the loaded tables ANALYZEd.
+2. rows go in with COPY, table by table, with explicit ids, made on a thread ahead of it;
+3. right after each table's COPY, while the next table's rows are being made: its keys
+   and indexes are re-created exactly as recorded, in creation order, and it is
+   ANALYZEd; the trigger-maintained key table it feeds (``user_email_keys`` from users,
+   ``enrollment_keys`` from enrollments) is filled set-based with the triggers' own
+   expressions, keyed and ANALYZEd; every foreign key whose two ends are now in is
+   re-added (a key or foreign key re-added is validated over every row: uniqueness of
+   emails and of enrollments per student and course, every reference);
+4. triggers are re-enabled and ``sql/sample_data/guarantees.sql`` checks what
+   constraints cannot say;
+5. sequences move past the largest ids and the database is marked (``COMMENT ON
+   DATABASE``, a JSON document of kind ``watoto-sample-data``).
 
 A failure anywhere rolls all of it back: the schema comes back as it was.
-
 
 Modules: ``dates`` and ``vocabulary`` (the shape of the data), ``generator`` (the rows),
 ``producer`` (the generator on a thread), ``tables`` (what is loaded), ``bulk`` (keys,
