@@ -1,0 +1,77 @@
+"""The generator on a thread, ahead of the COPY that sends its rows."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from .generator import _Generator
+from .tables import TABLES
+
+_CHUNK = 10_000  # rows per hand-over from the generating thread
+_AHEAD = 100  # chunks the generating thread may run ahead of COPY
+
+
+class _Producer:
+    """Generates every table's rows on a thread, in chunks, ahead of the COPY that sends them.
+
+    The point is overlap: while the connection waits on the server (an index build, an
+    ANALYZE, the server's side of COPY) the GIL is free and the next rows get made. The
+    ``_Generator`` is used from this one thread only; an exception in it is handed over
+    and raised by ``chunks``.
+    """
+
+    _END = object()
+
+    def __init__(self, generator: _Generator) -> None:
+        self.generator = generator
+        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_AHEAD)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sample-data", daemon=True)
+
+    def __enter__(self) -> _Producer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for table in TABLES:
+                chunk: list[tuple[Any, ...]] = []
+                for row in self.generator.rows(table):
+                    chunk.append(row)
+                    if len(chunk) >= _CHUNK:
+                        if not self._put((table, chunk)):
+                            return
+                        chunk = []
+                if not (self._put((table, chunk)) and self._put((table, self._END))):
+                    return
+        except BaseException as exc:  # handed to the loading thread, which raises it
+            self._put(("", exc))
+
+    def chunks(self, table: str) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of ``table`` (the tables come in TABLES order), chunk by chunk."""
+        while True:
+            name, item = self.queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is self._END:
+                return
+            assert name == table, (name, table)
+            yield item
+
+
