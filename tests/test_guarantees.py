@@ -88,8 +88,7 @@ def test_email_change_into_a_taken_address_is_refused(db_conn: Conn) -> None:
     add_user(db_conn, "ONE@X.ORG")
 
 
-def _outcome_after_waiting(holder: Conn, waiter: Conn, statement: str,
-                           params: tuple[Any, ...]) -> str:
+def _outcome_after_waiting(holder: Conn, waiter: Conn, statement: str, params: Any) -> str:
     """Run ``statement`` on ``waiter`` while ``holder``'s open transaction holds what it
     needs; check it waits, commit ``holder``, and return the waiter's SQLSTATE."""
     outcome: list[str] = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from watoto_schema.loadtest.scripts import parameters, render
 from watoto_schema.resources import sql_text
 from watoto_schema.sample_data import load
 from watoto_schema.target import Target
+
+from .test_guarantees import _outcome_after_waiting
 
 Conn = psycopg.Connection[Any]
 STUDENTS = 150
@@ -104,21 +105,7 @@ def _enroll_twice_at_once(connect_to: Any, statement: str) -> list[str]:
                          values).fetchone() == (0,)
     first.execute("BEGIN")
     first.execute(statement, values)
-    outcome: list[str] = []
-
-    def wait() -> None:
-        try:
-            second.execute(statement, values)
-            outcome.append("00000")
-        except psycopg.Error as exc:
-            outcome.append(exc.sqlstate or "?")
-
-    thread = threading.Thread(target=wait)
-    thread.start()
-    thread.join(0.5)
-    assert thread.is_alive(), "the second enroll did not wait for the first"
-    first.execute("COMMIT")
-    thread.join(10)
+    outcome = [_outcome_after_waiting(first, second, statement, values)]
     count = first.execute("SELECT count(*) FROM enrollments WHERE student_id = "
                           "%(student_id)s AND course_id = %(course_id)s", values).fetchone()
     assert count == (1,)
