@@ -148,6 +148,17 @@ def _server_version(pg_server: Server, pytestconfig: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="module")
+def private_drift_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """An expected-schema cache for the module that asks, not the user's (drift tests)."""
+    from watoto_schema import drift
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(drift.CACHE_ENV, str(tmp_path_factory.mktemp("drift-cache")))
+    yield
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
 def primary_and_standby() -> Iterator[tuple[Target, Target, LocalCluster]]:
     """A primary and a streaming standby (pg_basebackup -R), both throwaway, per module."""
     root = Path(tempfile.mkdtemp(prefix="watoto-standby-"))

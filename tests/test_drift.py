@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,8 @@ CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _private_cache(private_drift_cache: None) -> None:
     """One expected-schema cache for this module, not the user's."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv(drift.CACHE_ENV, str(tmp_path_factory.mktemp("drift-cache")))
-    yield
-    patch.undo()
 
 
 def execute_script(target: Target, script: str) -> None:

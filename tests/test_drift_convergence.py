@@ -59,12 +59,8 @@ def _params() -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _private_cache(private_drift_cache: None) -> None:
     """One expected-schema cache for this module, not the user's."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv(drift.CACHE_ENV, str(tmp_path_factory.mktemp("drift-cache")))
-    yield
-    patch.undo()
 
 
 @pytest.fixture

@@ -12,14 +12,12 @@ the scenario lists as ``unfixable``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from watoto_schema import drift
 from watoto_schema.drift.expected import _cache_key
 from watoto_schema.drift.fix_kinds import HANDLERS, column_steps, comment_target
 from watoto_schema.drift.model import DriftReport
@@ -39,11 +37,8 @@ DESTRUCTIVE = {"enum_added", "enum_value_added_at_the_end", "enum_value_added_in
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv(drift.CACHE_ENV, str(tmp_path_factory.mktemp("drift-cache")))
-    yield
-    patch.undo()
+def _private_cache(private_drift_cache: None) -> None:
+    """One expected-schema cache for this module, not the user's."""
 
 
 def test_there_are_enough_scenarios_of_these_kinds() -> None:

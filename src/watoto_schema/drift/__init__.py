@@ -13,8 +13,9 @@ policy), ``history`` (the migration ledger), ``online`` (what an online migratio
 explains), ``run`` (the operation), ``fix`` (the script that brings a database back).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import exports
 from ..resources import CACHE_ENV as CACHE_ENV  # tests point it at a folder of their own
 
 # ``compare`` is also a submodule's name: importing it eagerly keeps the function bound.
@@ -40,13 +41,4 @@ __all__ = ["CACHE_ENV", "Difference", "DriftReport", "compare", "compare_databas
            "drift_all_nodes", "expected_schema", "fix_sql"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import what a name needs only when it is used: a command pays for what it runs."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _LAZY, globals())

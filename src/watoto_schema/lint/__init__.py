@@ -17,8 +17,9 @@ the rules, the schema model or pglast.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
 
 if TYPE_CHECKING:
     from .engine import lint_files, lint_migrations, lint_sources, pending_versions
@@ -36,9 +37,5 @@ _HOME = {"ERROR": "report", "WARNING": "report", "Finding": "report", "LintRepor
          "lint_migrations": "engine", "lint_sources": "engine", "pending_versions": "engine"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, {name: f".{home}" for name, home in _HOME.items()},
+                      globals())

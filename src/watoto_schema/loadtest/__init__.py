@@ -141,6 +141,17 @@ class LoadtestReport:
         return found
 
 
+def refuse_unmarked(conn: Any, allowed: bool) -> None:
+    """``Refused`` unless sample-data filled the database (or ``allowed``, --yes): the
+    scripts add rows."""
+    from ..sample_data import read_mark
+
+    if not allowed and read_mark(conn) is None:
+        raise Refused("loadtest writes rows (enrollments, progress, submissions) and this "
+                      "database was not filled by `watoto-schema sample-data`: point it at "
+                      "a sample-data database, or pass --yes")
+
+
 def _percentile(ordered: list[int], share: float) -> float | None:
     """Nearest-rank percentile of sorted microseconds, in milliseconds."""
     if not ordered:
@@ -200,7 +211,6 @@ def prepare(target: Target, options: LoadtestOptions) -> Iterator[Workload]:
     """
     from dataclasses import replace
 
-    from ..sample_data import read_mark
     from .protocol import choose
 
     if options.against not in TARGETS:
@@ -210,10 +220,7 @@ def prepare(target: Target, options: LoadtestOptions) -> Iterator[Workload]:
     chosen = {name: weight for name, weight in weights(options.weights).items() if weight}
     began = time.perf_counter()
     with connect(target, application_name="watoto-schema loadtest") as conn:
-        if not options.allow_unmarked and read_mark(conn) is None:
-            raise Refused("loadtest writes rows (enrollments, progress, submissions) and this "
-                          "database was not filled by `watoto-schema sample-data`: point it at "
-                          "a sample-data database, or pass --yes")
+        refuse_unmarked(conn, options.allow_unmarked)
         variables, lists = parameters(conn)
         protocol = choose(conn, target, options.protocol)
     with tempfile.TemporaryDirectory(prefix="watoto-loadtest-") as folder:

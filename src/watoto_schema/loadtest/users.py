@@ -37,7 +37,14 @@ import psycopg
 from ..errors import EXIT_DIFFERENCES, BadConfig, Refused, WatotoError
 from ..limits import SPARE, require_open_files
 from ..target import Target, connect, through_pooler
-from . import LoadtestOptions, LoadtestReport, _report, pgbench_command, report_document
+from . import (
+    LoadtestOptions,
+    LoadtestReport,
+    _report,
+    pgbench_command,
+    refuse_unmarked,
+    report_document,
+)
 from .pgbench import LoadtestError, PgbenchRun, Transaction, connection_environment
 from .scripts import parameters, render, weights
 
@@ -168,7 +175,6 @@ def run(target: Target, options: UsersOptions,
     the sessions, more users than the pooler's ``max_client_conn`` or the server's free
     connections, a database sample-data did not mark (unless ``allow_unmarked``).
     """
-    from ..sample_data import read_mark
 
     note = on_event or (lambda text: None)
     if options.users < 1:
@@ -181,10 +187,7 @@ def run(target: Target, options: UsersOptions,
     chosen = {name: weight for name, weight in weights(options.weights).items() if weight}
     began = time.perf_counter()
     with connect(target, application_name="watoto-schema loadtest --users") as conn:
-        if not options.allow_unmarked and read_mark(conn) is None:
-            raise Refused("loadtest writes rows (enrollments, progress, submissions) and this "
-                          "database was not filled by `watoto-schema sample-data`: point it at "
-                          "a sample-data database, or pass --yes")
+        refuse_unmarked(conn, options.allow_unmarked)
         pooled = through_pooler(conn)
         max_client_conn = None
         if pooled:

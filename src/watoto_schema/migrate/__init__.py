@@ -19,7 +19,9 @@ what yoyo lacks (``docs/decisions/0005-migration-engine.md``):
 ``status`` and ``verify`` only read: they never create tables and never wait on the lock.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
 
 if TYPE_CHECKING:  # the names below load on first use (``__getattr__``)
     from .history import read_applied, status, verify
@@ -84,13 +86,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import what a name needs only when it is used: a command pays for what it runs."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _LAZY, globals())

@@ -35,7 +35,9 @@ indexes and triggers set aside and put back), ``guarantees`` (the refusals and t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import exports
 
 if TYPE_CHECKING:  # the names below load on first use (``__getattr__``)
     from .generator import _Generator as _Generator
@@ -65,13 +67,4 @@ __all__ = ["SampleDataResult", "load", "is_empty", "read_mark", "TABLES", "SEQUE
            "KEY_TABLES", "MARK_KIND", "GuaranteeBroken"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import what a name needs only when it is used: a command pays for what it runs."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _LAZY, globals())
