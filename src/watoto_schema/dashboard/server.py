@@ -16,9 +16,9 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import logging
 import secrets
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,7 +88,8 @@ class Endpoint:
     renderer: Renderer
     token: str | None = None
     metrics: Callable[[], bytes] | None = None  # Prometheus text, for health serve
-    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)
+    # one line per failed request; the CLI passes its note sink
+    log: Callable[[str], None] = logging.getLogger("watoto_schema.dashboard").warning
     first_wait: float = 0.8  # a first view waits this long for the first collection
 
 
