@@ -76,6 +76,15 @@ SELECT :student_id, :course_id, 'enrolled'
    AND NOT EXISTS (SELECT 1 FROM enrollment_keys
                     WHERE student_id = :student_id AND course_id = :course_id);
 """,
+    "course_search": """\
+\\set word random(1, {{ words | length }})
+SELECT c.id, c.title, c.grade, c.category, ts_rank(c.search_vector, query) AS rank
+FROM courses c,
+     websearch_to_tsquery('english', ({{ words | sql_array }})[:word]) AS query
+WHERE c.search_vector @@ query
+ORDER BY rank DESC, c.id
+LIMIT 20;
+""",
 }
 
 # Rewrites measured and not shipped (docs/decisions/0026): the partitioned table reached

@@ -382,8 +382,9 @@ def test_dry_run_prints_the_script_and_changes_nothing(empty_db: Target) -> None
 
 def test_rollback_dry_run(db: Target) -> None:
     before = q(db, "SELECT count(*) FROM pg_class")
-    script = migrate.rollback(db, steps=5, dry_run=True).sql or ""
-    assert (script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_listing_covering;")
+    script = migrate.rollback(db, steps=6, dry_run=True).sql or ""
+    assert (script.index("DROP TABLE course_search_terms;")
+            < script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_listing_covering;")
             < script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_listing;")
             < script.index("DROP INDEX CONCURRENTLY IF EXISTS idx_courses_search_vector;")
             < script.index("DROP VIEW course_stats;") < script.index("DROP TABLE assessment_"))

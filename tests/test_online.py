@@ -40,7 +40,7 @@ from .conftest import Server
 
 SCENARIOS = Path(__file__).parent / "online"
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())
-LAST_SHIPPED = "0010_courses_listing_covering"
+LAST_SHIPPED = "0011_course_search_terms"
 OLD_PATH = f"watoto_{LAST_SHIPPED}, public"
 
 

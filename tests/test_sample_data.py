@@ -239,18 +239,19 @@ def test_tables_are_analyzed(loaded: SampleDataResult, db_conn: Conn) -> None:
 
 
 # -- determinism -----------------------------------------------------------------------------
+EMPTY_EVERY_TABLE = ("TRUNCATE users, user_email_keys, courses, course_search_terms, "
+                     "course_modules, enrollments, enrollment_keys, module_progress, "
+                     "assessments, assessment_submissions RESTART IDENTITY")
+
+
 def test_same_seed_gives_identical_data(loaded: SampleDataResult, db_conn: Conn) -> None:
     first = checksums(db_conn)
     with db_conn.transaction(force_rollback=True):
-        db_conn.execute("TRUNCATE users, user_email_keys, courses, course_modules, enrollments, "
-                        "enrollment_keys, module_progress, assessments, assessment_submissions "
-                        "RESTART IDENTITY")
+        db_conn.execute(EMPTY_EVERY_TABLE)
         again = load(db_conn, STUDENTS)
         assert again.rows == loaded.rows
         assert checksums(db_conn) == first
-        db_conn.execute("TRUNCATE users, user_email_keys, courses, course_modules, enrollments, "
-                        "enrollment_keys, module_progress, assessments, assessment_submissions "
-                        "RESTART IDENTITY")
+        db_conn.execute(EMPTY_EVERY_TABLE)
         load(db_conn, STUDENTS, seed=8)
         other_seed = checksums(db_conn)
     assert all(other_seed[table] != digest for table, digest in first.items())
@@ -354,7 +355,7 @@ def test_a_broken_guarantee_rolls_everything_back(
     # Key rows that do not match their users: the check after the load must catch it.
     monkeypatch.setattr(sample_data, "_FILL_KEYS", (
         "INSERT INTO user_email_keys (email_key, user_id) SELECT 'x' || email, id FROM users",
-        sample_data._FILL_KEYS[1]))
+        *sample_data._FILL_KEYS[1:]))
     with pytest.raises(sample_data.GuaranteeBroken, match="users without their email key"):
         load(db_conn, 30)
     assert snapshot(db_conn) == before

@@ -13,6 +13,11 @@ SELECT 'enrollments without their key row',
                             WHERE k.id = e.id AND k.enrolled_at = e.enrolled_at
                               AND k.student_id = e.student_id AND k.course_id = e.course_id))
 UNION ALL
+SELECT 'courses whose search terms are not their vector''s lexemes',
+       (SELECT count(*) FROM courses c
+         WHERE length(c.search_vector)
+               <> (SELECT count(*) FROM course_search_terms t WHERE t.course_id = c.id))
+UNION ALL
 SELECT 'progress on a module outside the enrolled course',
        (SELECT count(*) FROM module_progress p
           JOIN enrollment_keys k ON k.id = p.enrollment_id

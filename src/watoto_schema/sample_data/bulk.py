@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from ..resources import sql_text
-from .tables import _ANALYZE
+from .tables import _ANALYZE, _KEY_SOURCES
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _deferrable(cur: psycopg.Cursor[Any]) -> list[_Deferred]:
 
 def _set_triggers(cur: psycopg.Cursor[Any], enabled: bool) -> None:
     verb = sql.SQL("ENABLE" if enabled else "DISABLE")
-    for table in ("users", "enrollments"):
+    for table in _KEY_SOURCES:  # the tables whose row triggers fill KEY_TABLES
         cur.execute(sql.SQL("ALTER TABLE {} {} TRIGGER USER").format(
             sql.Identifier(table), verb))
 

@@ -16,16 +16,21 @@ SEQUENCES: dict[str, str] = {
     "module_progress": "module_progress_id_seq",
     "assessment_submissions": "assessment_submissions_id_seq",
 }
-# The key tables the row triggers of users and enrollments maintain, and the table each
-# is filled from (by the statement of _FILL_KEYS at the same position).
-KEY_TABLES: tuple[str, ...] = ("user_email_keys", "enrollment_keys")
-_KEY_SOURCES: tuple[str, ...] = ("users", "enrollments")
+# The tables the row triggers of users, courses and enrollments maintain (key tables and
+# course search's terms), and the table each is filled from (by the statement of
+# _FILL_KEYS at the same position).
+KEY_TABLES: tuple[str, ...] = ("user_email_keys", "course_search_terms", "enrollment_keys")
+_KEY_SOURCES: tuple[str, ...] = ("users", "courses", "enrollments")
 # Tables ANALYZEd after the load: the loaded ones plus the trigger-maintained key tables.
 _ANALYZE: tuple[str, ...] = (*TABLES, *KEY_TABLES)
-# What the row triggers would have written, set-based (watoto_users_sync_email_key and
-# watoto_enrollments_sync_keys in migrations 0002 and 0004).
+# What the row triggers would have written, set-based (watoto_users_sync_email_key,
+# watoto_courses_sync_search_terms and watoto_enrollments_sync_keys in migrations 0002,
+# 0011 and 0004).
 _FILL_KEYS: tuple[str, ...] = (
     "INSERT INTO user_email_keys (email_key, user_id) SELECT lower(email), id FROM users",
+    "INSERT INTO course_search_terms (course_id, term, rank) "
+    "SELECT c.id, q.term, ts_rank(c.search_vector, q.term) FROM courses c, "
+    "unnest(c.search_vector) AS u, LATERAL watoto_lexeme_query(u.lexeme) AS q (term)",
     "INSERT INTO enrollment_keys (id, student_id, course_id, enrolled_at) "
     "SELECT id, student_id, course_id, enrolled_at FROM enrollments",
 )
