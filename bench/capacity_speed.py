@@ -10,6 +10,16 @@ work on a shared machine moves them.
     .venv/bin/python bench/capacity_speed.py                 # 100,000 students (make bench)
     WATOTO_BENCH_1M=1 .venv/bin/python bench/capacity_speed.py   # 1,000,000 (+ ~4 min load)
     .venv/bin/python bench/capacity_speed.py --students 300000 --max-minutes 10 --report cap
+
+Before and after a change, on the same database: ``--before-bin DIR`` is the ``bin`` folder
+of a virtualenv with the release before it (``git worktree add /tmp/base <commit>``, then
+``python3 -m venv /tmp/base/.venv && /tmp/base/.venv/bin/pip install /tmp/base``). The
+design's search then runs ``--repeat`` times with each, alternated, and the medians and
+their ratio are printed. One search's answer moves with the stalls its steps happen to
+catch, so only medians of alternated runs compare (docs/loadtest.md).
+
+    .venv/bin/python bench/capacity_speed.py --url URL --before-bin /tmp/base/.venv/bin \
+        --repeat 3 --overhead-seconds 0
 """
 
 from __future__ import annotations
@@ -29,8 +39,9 @@ def load_average() -> str:
     return f"load {one:.1f} / {five:.1f} (1 / 5 min) on {os.cpu_count()} cores"
 
 
-def find_capacity(url: str, against: str, args: argparse.Namespace) -> dict[str, Any]:
-    command = [str(BIN / "watoto-schema"), "--dsn", url, "loadtest", "--find-capacity",
+def find_capacity(url: str, against: str, args: argparse.Namespace,
+                  bin_dir: Any = BIN, label: str = "") -> dict[str, Any]:
+    command = [str(bin_dir / "watoto-schema"), "--dsn", url, "loadtest", "--find-capacity",
                "--against", against, "--clients", str(args.clients), "--jobs", "4",
                "--start-rate", str(args.start_rate), "--step-seconds", str(args.step_seconds),
                "--max-minutes", str(args.max_minutes), "--json"]
@@ -41,7 +52,7 @@ def find_capacity(url: str, against: str, args: argparse.Namespace) -> dict[str,
     if proc.returncode not in (0, 2):
         raise SystemExit(f"loadtest --find-capacity failed: {proc.stderr.strip()[-400:]}")
     doc: dict[str, Any] = json.loads(proc.stdout)
-    print(f"\ncapacity against {against} targets ({before} at the start, "
+    print(f"\n{label}capacity against {against} targets ({before} at the start, "
           f"{load_average()} at the end; {doc['protocol']['mode']} protocol)")
     for step in doc["curve"]:
         cells = "  ".join(
@@ -89,6 +100,10 @@ def main() -> None:
                         help="length of the overhead comparison runs; 0 skips it")
     parser.add_argument("--report", help="write FILE-ours.html and FILE-design.html")
     parser.add_argument("--url", help="use this sample-data database instead of building one")
+    parser.add_argument("--before-bin", help="bin folder of a virtualenv with the release "
+                        "before the change: alternate the design's search with it")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="with --before-bin: searches with each release")
     args = parser.parse_args()
     if args.url:
         run(args.url, args)
@@ -106,10 +121,29 @@ def main() -> None:
 
 
 def run(url: str, args: argparse.Namespace) -> None:
-    for against in ("ours", "design"):
-        find_capacity(url, against, args)
+    if args.before_bin:
+        before_and_after(url, args)
+    else:
+        for against in ("ours", "design"):
+            find_capacity(url, against, args)
     if args.overhead_seconds:
         overhead(url, args.overhead_seconds)
+
+
+def before_and_after(url: str, args: argparse.Namespace) -> None:
+    """The design's search with the release before and the shipped one, alternated."""
+    import statistics
+    from pathlib import Path
+
+    found: dict[str, list[float]] = {"before": [], "after": []}
+    for round_ in range(1, args.repeat + 1):
+        for label, bin_dir in (("before", Path(args.before_bin)), ("after", BIN)):
+            doc = find_capacity(url, "design", args, bin_dir, f"[{label} {round_}] ")
+            found[label].append(float(doc["capacity_tps"] or 0))
+    before, after = (statistics.median(found[k]) for k in ("before", "after"))
+    print(f"\ncapacity within the design's targets, median of {args.repeat} alternated "
+          f"searches: before {before:,.0f} tps {found['before']}, after {after:,.0f} tps "
+          f"{found['after']}: " + (f"{after / before:.2f}x" if before else "before found none"))
 
 
 if __name__ == "__main__":
