@@ -20,6 +20,10 @@ catch, so only medians of alternated runs compare (docs/loadtest.md).
 
     .venv/bin/python bench/capacity_speed.py --url URL --before-bin /tmp/base/.venv/bin \
         --repeat 3 --overhead-seconds 0
+
+``--generic-plans`` runs the searches with ``loadtest --plans generic``
+(``plan_cache_mode = force_generic_plan`` in every session, as an application role may set
+it: docs/decisions/0034); not with ``--before-bin``, whose release may not have the option.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def find_capacity(url: str, against: str, args: argparse.Namespace,
                "--against", against, "--clients", str(args.clients), "--jobs", "4",
                "--start-rate", str(args.start_rate), "--step-seconds", str(args.step_seconds),
                "--max-minutes", str(args.max_minutes), "--json"]
+    if args.generic_plans:
+        command += ["--plans", "generic"]
     if args.report:
         command += ["--report", f"{args.report}-{against}.html"]
     before = load_average()
@@ -102,9 +108,14 @@ def main() -> None:
     parser.add_argument("--url", help="use this sample-data database instead of building one")
     parser.add_argument("--before-bin", help="bin folder of a virtualenv with the release "
                         "before the change: alternate the design's search with it")
+    parser.add_argument("--generic-plans", action="store_true",
+                        help="the searches' sessions use plan_cache_mode=force_generic_plan "
+                        "(docs/decisions/0034), as an application role may")
     parser.add_argument("--repeat", type=int, default=3,
                         help="with --before-bin: searches with each release")
     args = parser.parse_args()
+    if args.before_bin and args.generic_plans:
+        parser.error("--generic-plans does not combine with --before-bin")
     if args.url:
         run(args.url, args)
         return

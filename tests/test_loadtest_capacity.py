@@ -135,9 +135,10 @@ def test_a_normal_run_says_its_protocol_and_writes_its_page(
         sample: Target, tmp_path: Path, browser: Browser) -> None:  # noqa: F811
     page = tmp_path / "run.html"
     result = run("loadtest", "--dsn", sample.conninfo, *SMALL, "--duration", "3", "--rate",
-                 "60", "--protocol", "simple", "--report", str(page))
+                 "60", "--protocol", "simple", "--plans", "generic", "--report", str(page))
     assert result.exit_code in (0, 2), result.output
     assert "protocol: simple (--protocol simple (direct))" in result.stdout
+    assert "plans: generic (plan_cache_mode = force_generic_plan" in result.stdout
     browser.open(page.as_uri(), wait_for="svg")
     assert browser.errors() == []
     points = browser.js("return [...document.querySelectorAll('svg.line-chart')].map("
@@ -162,6 +163,7 @@ def test_the_page_escapes_what_it_shows(sample: Target) -> None:  # noqa: F811
     ["--step-seconds", "2"],
     ["--find-capacity", "--max-minutes", "0"],
     ["--protocol", "binary"],
+    ["--plans", "custom"],
 ])
 def test_conflicting_options_are_usage_errors(argv: list[str]) -> None:
     assert_one_line_error(run("loadtest", "--dsn", "postgresql:///nowhere", *argv))
@@ -183,6 +185,26 @@ def test_too_short_a_budget_for_one_step(sample: Target) -> None:  # noqa: F811
     line = one_error_line(run("loadtest", "--dsn", sample.conninfo, *SMALL, "--find-capacity",
                               "--step-seconds", "30", "--max-minutes", "0.1"), code=1)
     assert "--max-minutes" in line
+
+
+def test_generic_plans_reach_every_session(sample: Target) -> None:  # noqa: F811
+    """--plans generic goes to pgbench as libpq's PGOPTIONS, beside the DSN's own options:
+    a libpq session started with that environment (psql here) runs with both."""
+    import subprocess
+
+    from watoto_schema.local.cluster import find_bindir
+
+    psql = find_bindir() / "psql"
+    dsn = psycopg.conninfo.make_conninfo(sample.conninfo, options="-c work_mem=7MB")
+    seen = {}
+    for plans in ("auto", "generic"):
+        env = loadtest.pgbench_environment(dsn, plans)
+        shown = subprocess.run(
+            [str(psql), "-X", "-At", "-c", "SELECT current_setting('plan_cache_mode'), "
+             "current_setting('work_mem')"], env=env, capture_output=True, text=True,
+            check=True).stdout.strip()
+        seen[plans] = shown
+    assert seen == {"auto": "auto|7MB", "generic": "force_generic_plan|7MB"}
 
 
 def test_the_protocol_through_each_pgbouncer() -> None:

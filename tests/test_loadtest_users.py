@@ -160,6 +160,7 @@ def test_an_open_file_limit_too_low_is_refused(pooled: Pooled) -> None:
     ["--users", "10", "--rate", "50"],
     ["--users", "10", "--find-capacity"],
     ["--users", "10", "--protocol", "simple"],
+    ["--users", "10", "--plans", "generic"],
 ])
 def test_bad_options_are_usage_errors(argv: list[str]) -> None:
     assert_one_line_error(run("loadtest", "--dsn", "postgresql:///nowhere", *argv))

@@ -42,6 +42,11 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
               help="pgbench's query protocol (-M). Default: prepared on a direct connection "
               "(a driver with a statement cache); through PgBouncer, prepared from 1.21 with "
               "max_prepared_statements > 0, else extended. The report says which and why.")
+@click.option("--plans", type=click.Choice(["auto", "generic"]), default="auto",
+              show_default=True,
+              help="Statement plans: auto keeps the server's plan_cache_mode; generic sets "
+              "plan_cache_mode = force_generic_plan in every session, as an application role "
+              "may (docs/decisions/0034).")
 @click.option("--find-capacity", is_flag=True,
               help="Search the highest arrival rate at which every class meets the --against "
               "p95 targets with no failure: fixed-rate steps, doubling then bisecting. Exit 0 "
@@ -62,7 +67,8 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @users_options
 @click.pass_context
 def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: float | None,
-             weights: dict[str, int], against: str, protocol: str | None, find_capacity: bool,
+             weights: dict[str, int], against: str, protocol: str | None, plans: str,
+             find_capacity: bool,
              start_rate: float | None, step_seconds: int | None, max_minutes: float | None,
              report_path: Path | None, yes: bool) -> None:
     """Load the database with the LMS's reads, writes and reports through pgbench.
@@ -86,7 +92,8 @@ def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: f
     if users_asked(ctx):
         mixed = [name for name, given in (("--find-capacity", find_capacity),
                                           ("--report", report_path is not None),
-                                          ("--protocol", protocol is not None)) if given]
+                                          ("--protocol", protocol is not None),
+                                          ("--plans", plans != "auto")) if given]
         if mixed:
             raise click.UsageError(f"--users does not combine with {', '.join(mixed)}")
     if run_users(app):
@@ -112,7 +119,7 @@ def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: f
     configured = load(app.config_file).loadtest_weights
     options = lib.LoadtestOptions(clients=clients, jobs=jobs, duration=duration, rate=rate,
                                   weights={**configured, **weights}, against=against,
-                                  allow_unmarked=yes, protocol=protocol)
+                                  allow_unmarked=yes, protocol=protocol, plans=plans)
     if find_capacity:
         _find_capacity(app, options, start_rate, step_seconds, max_minutes, report_path)
         return
@@ -182,6 +189,9 @@ def _render_capacity(app: AppContext, result: object) -> None:
           + "".join(f" ({why})" for why in unjudged(step.report))]
          for step in result.curve])
     app.out.line(f"protocol: {result.protocol} ({result.protocol_reason})")
+    from ..loadtest import PLANS_NOTE
+
+    app.out.line(f"plans: {result.plans} ({PLANS_NOTE[result.plans]})")
     failing = result.first_failing
     if result.capacity is None:
         app.out.line(f"capacity: none: even {result.curve[0].rate:g} tps misses "
@@ -250,3 +260,6 @@ def _render(app: AppContext, report: object) -> None:
                  f"p95 against {report.against} targets: "
                  + ("all met" if not report.missed else "; ".join(report.missed)))
     app.out.line(f"protocol: {report.protocol} ({report.protocol_reason})")
+    from ..loadtest import PLANS_NOTE
+
+    app.out.line(f"plans: {report.plans} ({PLANS_NOTE[report.plans]})")

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LoadtestOptions", "LoadtestReport", "Stats", "run", "SCRIPTS", "CLASSES",
            "DESIGN_TARGET_MS", "OUR_TARGET_MS", "LoadtestError", "pgbench_command",
-           "PROTOCOLS", "Workload", "prepare", "run_step"]
+           "PROTOCOLS", "PLANS", "PLANS_NOTE", "Workload", "prepare", "run_step",
+           "pgbench_environment"]
 
 TARGETS = ("ours", "design")
 
@@ -56,6 +57,25 @@ class LoadtestOptions:
     against: str = "ours"  # the targets that decide the exit status: "ours" or "design"
     allow_unmarked: bool = False  # --yes: a database sample-data did not mark
     protocol: str | None = None  # pgbench -M; None: chosen for the connection (protocol.py)
+    plans: str = "auto"  # "generic": plan_cache_mode = force_generic_plan in every session
+
+
+PLANS = ("auto", "generic")
+PLANS_NOTE = {
+    "auto": "the server's plan_cache_mode (by default five custom plans, then generic "
+            "where it is not dearer)",
+    "generic": "plan_cache_mode = force_generic_plan in every session, as an application "
+               "role may set it (docs/decisions/0034)",
+}
+
+
+def pgbench_environment(conninfo: str, plans: str) -> dict[str, str]:
+    """pgbench's libpq environment for ``conninfo``, with ``plans`` in its PGOPTIONS."""
+    env = connection_environment(conninfo)
+    if plans == "generic":
+        env["PGOPTIONS"] = " ".join(filter(None, (env.get("PGOPTIONS", ""),
+                                                  "-c plan_cache_mode=force_generic_plan")))
+    return env
 
 
 @dataclass
@@ -118,6 +138,7 @@ class LoadtestReport:
     command: list[str]
     protocol: str = "simple"  # pgbench -M
     protocol_reason: str = ""
+    plans: str = "auto"  # LoadtestOptions.plans
     timeline: list[Second] = field(default_factory=list)
     server: ServerState | None = None  # sampled during the run (capacity steps)
     pgbench_cpu_seconds: float | None = None
@@ -217,6 +238,8 @@ def prepare(target: Target, options: LoadtestOptions) -> Iterator[Workload]:
         raise ValueError(f"against must be one of {TARGETS}")
     if options.protocol is not None and options.protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}")
+    if options.plans not in PLANS:
+        raise ValueError(f"plans must be one of {PLANS}")
     chosen = {name: weight for name, weight in weights(options.weights).items() if weight}
     began = time.perf_counter()
     with connect(target, application_name="watoto-schema loadtest") as conn:
@@ -247,8 +270,8 @@ def run_step(workload: Workload, *, duration: int, rate: float | None,
     log_dir = Path(tempfile.mkdtemp(prefix="log-", dir=workload.folder))
     command = pgbench_command(options, workload.scripts, workload.chosen, workload.variables,
                               log_dir)
-    outcome: PgbenchRun = run_pgbench(command, connection_environment(workload.target.conninfo),
-                                      log_dir, watch)
+    outcome: PgbenchRun = run_pgbench(
+        command, pgbench_environment(workload.target.conninfo, options.plans), log_dir, watch)
     analysed = time.perf_counter()
     skipped = 0
     cold: dict[str, int] = {}
@@ -271,6 +294,7 @@ def run_step(workload: Workload, *, duration: int, rate: float | None,
     report.cold_by_class = cold
     report.protocol = workload.protocol.protocol
     report.protocol_reason = workload.protocol.reason
+    report.plans = options.plans
     report.pgbench_cpu_seconds = outcome.cpu_seconds
     report.setup_seconds = workload.setup_seconds
     report.analysis_seconds = round(time.perf_counter() - analysed, 3)
@@ -364,6 +388,7 @@ def report_document(report: LoadtestReport) -> dict[str, Any]:
         "clients": report.clients, "jobs": report.jobs, "duration": report.duration,
         "rate": report.rate, "against": report.against,
         "protocol": {"mode": report.protocol, "reason": report.protocol_reason},
+        "plans": {"mode": report.plans, "reason": PLANS_NOTE[report.plans]},
         "classes": [asdict(c) for c in report.classes],
         "scripts": [asdict(s) for s in report.scripts],
         "total": asdict(report.total), "aborted_clients": report.aborted_clients,

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import BadConfig, WatotoError
 from ..target import Target
-from . import LoadtestOptions, LoadtestReport, Workload, prepare, run_step
+from . import PLANS_NOTE, LoadtestOptions, LoadtestReport, Workload, prepare, run_step
 from .scripts import BY_NAME
 
 # Below this many warm transactions in a step a class's p95 is one or two outliers.
@@ -67,6 +67,7 @@ class CapacityReport:
     protocol_reason: str
     options: CapacityOptions
     steps: list[Step] = field(default_factory=list)  # in the order they ran
+    plans: str = "auto"  # LoadtestOptions.plans
     stopped: str = ""  # why the search ended
     seconds: float = 0.0
 
@@ -181,7 +182,7 @@ def search(target: Target, options: LoadtestOptions, capacity: CapacityOptions,
     with prepare(target, options) as workload, _sampling(target, sampler) as watch:
         result = CapacityReport(options.against, options.clients, workload.options.jobs,
                                 workload.protocol.protocol, workload.protocol.reason,
-                                capacity)
+                                capacity, plans=options.plans)
         note(f"capacity search: {workload.protocol.protocol} protocol, steps of "
              f"{capacity.step_seconds}s from {capacity.start_rate:g} tps, at most "
              f"{capacity.max_minutes:g} min")
@@ -295,6 +296,7 @@ def report_document(result: CapacityReport) -> dict[str, Any]:
         "mode": "capacity", "against": result.against, "clients": result.clients,
         "jobs": result.jobs,
         "protocol": {"mode": result.protocol, "reason": result.protocol_reason},
+        "plans": {"mode": result.plans, "reason": PLANS_NOTE[result.plans]},
         "settings": asdict(result.options),
         "capacity_tps": result.capacity,
         "verdict": "found" if result.capacity is not None else "lowest rate missed",
