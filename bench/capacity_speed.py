@@ -59,7 +59,8 @@ def find_capacity(url: str, against: str, args: argparse.Namespace,
         raise SystemExit(f"loadtest --find-capacity failed: {proc.stderr.strip()[-400:]}")
     doc: dict[str, Any] = json.loads(proc.stdout)
     print(f"\n{label}capacity against {against} targets ({before} at the start, "
-          f"{load_average()} at the end; {doc['protocol']['mode']} protocol)")
+          f"{load_average()} at the end; {doc['protocol']['mode']} protocol, "
+          f"{doc.get('plans', {}).get('mode', 'auto')} plans)")
     for step in doc["curve"]:
         cells = "  ".join(
             f"{kind} {c['p50_ms'] or 0:6.2f}/{c['p95_ms'] or 0:7.2f}/{c['p99_ms'] or 0:7.2f}"
