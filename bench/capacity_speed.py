@@ -35,7 +35,7 @@ import subprocess
 import time
 from typing import Any
 
-from common import BIN, cluster, fresh_db, timed
+from common import BIN, cluster, sample_db
 
 
 def load_average() -> str:
@@ -121,12 +121,10 @@ def main() -> None:
         run(args.url, args)
         return
     with cluster() as pg:
-        url = fresh_db(pg, "bench_capacity")
-        timed([str(BIN / "watoto-schema"), "--dsn", url, "migrate"])
         began = time.perf_counter()
-        print(f"sample-data --students {args.students:,} ({load_average()})", flush=True)
-        seconds = timed([str(BIN / "watoto-schema"), "--dsn", url, "sample-data",
-                         "--students", str(args.students)])
+        print(f"migrate and sample-data --students {args.students:,} ({load_average()})",
+              flush=True)
+        url, seconds = sample_db(pg, "bench_capacity", args.students)
         print(f"  loaded in {seconds:.1f} s ({time.perf_counter() - began:.1f} s with the "
               f"process; {load_average()})", flush=True)
         run(url, args)

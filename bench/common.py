@@ -45,6 +45,15 @@ def fresh_db(pg: LocalCluster, name: str) -> str:
     return pg.url(name)
 
 
+def sample_db(pg: LocalCluster, name: str, students: int) -> tuple[str, float]:
+    """A fresh database ``name``, migrated and filled by sample-data: its URL and the
+    seconds the sample-data process took."""
+    url = fresh_db(pg, name)
+    timed([str(BIN / "watoto-schema"), "--dsn", url, "migrate"])
+    return url, timed([str(BIN / "watoto-schema"), "--dsn", url, "sample-data",
+                       "--students", str(students)])
+
+
 def timed(cmd: Sequence[str], env: dict[str, str] | None = None) -> float:
     """Wall-clock seconds of one whole process; fails loudly if the process fails."""
     started = time.perf_counter()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from common import BIN, cluster, fresh_db, timed
+from common import BIN, cluster, sample_db
 from sample_data_speed import bare_copy_seconds
 
 from watoto_schema import loadtest
@@ -84,10 +84,7 @@ def p95_table(label: str, doc: dict[str, Any]) -> None:
 
 
 def scale(pg: LocalCluster, students: int) -> str:
-    url = fresh_db(pg, f"bench_load_{students}")
-    timed([str(BIN / "watoto-schema"), "--dsn", url, "migrate"])
-    seconds = timed([str(BIN / "watoto-schema"), "--dsn", url, "sample-data", "--students",
-                     str(students)])
+    url, seconds = sample_db(pg, f"bench_load_{students}", students)
     line = f"sample-data --students {students:,}: {seconds:.1f} s"
     if students >= 1_000_000:
         bare, counts = bare_copy_seconds(url)

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from common import BIN, cluster, fresh_db, timed
+from common import cluster, sample_db
 
 from watoto_schema import migrate
 from watoto_schema.loadtest.pgbench import connection_environment, find_pgbench
@@ -343,10 +343,7 @@ def database() -> Iterator[str]:
         yield os.environ["WATOTO_BENCH_DSN"]
         return
     with cluster() as pg:
-        url = fresh_db(pg, "bench_queries")
-        timed([str(BIN / "watoto-schema"), "--dsn", url, "migrate"])
-        seconds = timed([str(BIN / "watoto-schema"), "--dsn", url, "sample-data",
-                         "--students", str(STUDENTS)])
+        url, seconds = sample_db(pg, "bench_queries", STUDENTS)
         print(f"sample-data --students {STUDENTS:,}: {seconds:.1f} s")
         yield url
 

@@ -22,7 +22,7 @@ import os
 import subprocess
 from typing import Any
 
-from common import BIN, cluster, fresh_db, timed
+from common import BIN, cluster, sample_db
 
 from watoto_schema.local import pgbouncer
 
@@ -74,10 +74,7 @@ def main() -> None:
     print(f"loadtest --users, {SECONDS} s per run, {os.cpu_count()} cores, "
           f"{STUDENTS:,} students; load average {load_average()}")
     with cluster() as pg:
-        url = fresh_db(pg, "bench_users")
-        timed([str(BIN / "watoto-schema"), "--dsn", url, "migrate"])
-        seconds = timed([str(BIN / "watoto-schema"), "--dsn", url, "sample-data",
-                         "--students", str(STUDENTS)])
+        url, seconds = sample_db(pg, "bench_users", STUDENTS)
         print(f"sample-data --students {STUDENTS:,}: {seconds:.1f} s")
         pooler = pgbouncer.start(pg)
         try:
