@@ -23,7 +23,13 @@ catch, so only medians of alternated runs compare (docs/loadtest.md).
 
 ``--generic-plans`` runs the searches with ``loadtest --plans generic``
 (``plan_cache_mode = force_generic_plan`` in every session, as an application role may set
-it: docs/decisions/0034); not with ``--before-bin``, whose release may not have the option.
+it: docs/decisions/0034); ``--prewarm`` and ``--ramp-seconds N`` pass on to loadtest
+(docs/decisions/0035); ``--against ours|design`` runs one of the two searches, and
+``--repeat N`` runs each N times and prints the median. None of these combine with
+``--before-bin``, whose release may not have them. The figures of decision 0035:
+
+    .venv/bin/python bench/capacity_speed.py --url URL --generic-plans --prewarm \
+        --against ours --start-rate 100 --max-minutes 5 --repeat 3 --overhead-seconds 0
 """
 
 from __future__ import annotations
@@ -51,6 +57,10 @@ def find_capacity(url: str, against: str, args: argparse.Namespace,
                "--max-minutes", str(args.max_minutes), "--json"]
     if args.generic_plans:
         command += ["--plans", "generic"]
+    if args.prewarm:
+        command += ["--prewarm"]
+    if args.ramp_seconds is not None:
+        command += ["--ramp-seconds", str(args.ramp_seconds)]
     if args.report:
         command += ["--report", f"{args.report}-{against}.html"]
     before = load_average()
@@ -112,11 +122,19 @@ def main() -> None:
     parser.add_argument("--generic-plans", action="store_true",
                         help="the searches' sessions use plan_cache_mode=force_generic_plan "
                         "(docs/decisions/0034), as an application role may")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="with --before-bin: searches with each release")
+    parser.add_argument("--prewarm", action="store_true",
+                        help="loadtest --prewarm: the database read into memory first")
+    parser.add_argument("--ramp-seconds", type=int,
+                        help="loadtest --ramp-seconds (default: loadtest's, 2 s)")
+    parser.add_argument("--against", choices=["ours", "design", "both"], default="both")
+    parser.add_argument("--repeat", type=int,
+                        help="searches with each release (--before-bin), else of each target; "
+                        "the median is printed [default: 3 with --before-bin, else 1]")
     args = parser.parse_args()
-    if args.before_bin and args.generic_plans:
-        parser.error("--generic-plans does not combine with --before-bin")
+    if args.before_bin and (args.generic_plans or args.prewarm
+                            or args.ramp_seconds is not None):
+        parser.error("--generic-plans, --prewarm and --ramp-seconds do not combine with "
+                     "--before-bin (its release may not have them)")
     if args.url:
         run(args.url, args)
         return
@@ -134,8 +152,15 @@ def run(url: str, args: argparse.Namespace) -> None:
     if args.before_bin:
         before_and_after(url, args)
     else:
-        for against in ("ours", "design"):
-            find_capacity(url, against, args)
+        import statistics
+
+        repeat = args.repeat or 1
+        for against in (("ours", "design") if args.against == "both" else (args.against,)):
+            found = [float(find_capacity(url, against, args)["capacity_tps"] or 0)
+                     for _ in range(repeat)]
+            if repeat > 1:
+                print(f"\ncapacity within {against} targets, median of {repeat} searches: "
+                      f"{statistics.median(found):,.0f} tps {found}")
     if args.overhead_seconds:
         overhead(url, args.overhead_seconds)
 
@@ -146,12 +171,13 @@ def before_and_after(url: str, args: argparse.Namespace) -> None:
     from pathlib import Path
 
     found: dict[str, list[float]] = {"before": [], "after": []}
-    for round_ in range(1, args.repeat + 1):
+    repeat = args.repeat or 3
+    for round_ in range(1, repeat + 1):
         for label, bin_dir in (("before", Path(args.before_bin)), ("after", BIN)):
             doc = find_capacity(url, "design", args, bin_dir, f"[{label} {round_}] ")
             found[label].append(float(doc["capacity_tps"] or 0))
     before, after = (statistics.median(found[k]) for k in ("before", "after"))
-    print(f"\ncapacity within the design's targets, median of {args.repeat} alternated "
+    print(f"\ncapacity within the design's targets, median of {repeat} alternated "
           f"searches: before {before:,.0f} tps {found['before']}, after {after:,.0f} tps "
           f"{found['after']}: " + (f"{after / before:.2f}x" if before else "before found none"))
 

@@ -111,6 +111,7 @@ def test_the_capacity_curve_its_json_and_its_page(sample: Target, tmp_path: Path
     assert counts["scriptRows"] == len(loadtest.SCRIPTS) and counts["scriptPoints"] > 0
     body = browser.text()
     assert "Capacity curve" in body and "prepared" in body
+    assert "after 2 s of ramp" in body and "Cache: as the server had it" in body
 
 
 def test_even_the_lowest_rate_misses(sample: Target, tmp_path: Path) -> None:  # noqa: F811

@@ -47,6 +47,11 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
               help="Statement plans: auto keeps the server's plan_cache_mode; generic sets "
               "plan_cache_mode = force_generic_plan in every session, as an application role "
               "may (docs/decisions/0034).")
+@click.option("--prewarm", is_flag=True,
+              help="First read every table and index into memory (pg_prewarm, in a "
+              "transaction rolled back: no trace in the catalog), as on a server that has "
+              "run for a while; the report says how much. Needs pg_prewarm on the server "
+              "and a superuser where it is not installed.")
 @click.option("--find-capacity", is_flag=True,
               help="Search the highest arrival rate at which every class meets the --against "
               "p95 targets with no failure: fixed-rate steps, doubling then bisecting. Exit 0 "
@@ -55,6 +60,9 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
               help="With --find-capacity: the first and lowest rate tried [default: 50].")
 @click.option("--step-seconds", type=click.IntRange(min=1), metavar="N",
               help="With --find-capacity: seconds each rate runs [default: 10].")
+@click.option("--ramp-seconds", type=click.IntRange(min=0), metavar="N",
+              help="With --find-capacity: seconds each step runs before it is measured, "
+              "while its new sessions start [default: 2].")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), metavar="M",
               help="With --find-capacity: bound on the whole search; no step starts that "
               "would end later [default: 10].")
@@ -68,8 +76,8 @@ def _weight(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
 @click.pass_context
 def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: float | None,
              weights: dict[str, int], against: str, protocol: str | None, plans: str,
-             find_capacity: bool,
-             start_rate: float | None, step_seconds: int | None, max_minutes: float | None,
+             prewarm: bool, find_capacity: bool, start_rate: float | None,
+             step_seconds: int | None, ramp_seconds: int | None, max_minutes: float | None,
              report_path: Path | None, yes: bool) -> None:
     """Load the database with the LMS's reads, writes and reports through pgbench.
 
@@ -93,13 +101,14 @@ def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: f
         mixed = [name for name, given in (("--find-capacity", find_capacity),
                                           ("--report", report_path is not None),
                                           ("--protocol", protocol is not None),
-                                          ("--plans", plans != "auto")) if given]
+                                          ("--plans", plans != "auto"),
+                                          ("--prewarm", prewarm)) if given]
         if mixed:
             raise click.UsageError(f"--users does not combine with {', '.join(mixed)}")
     if run_users(app):
         return
     search_options = {"--start-rate": start_rate, "--step-seconds": step_seconds,
-                      "--max-minutes": max_minutes}
+                      "--ramp-seconds": ramp_seconds, "--max-minutes": max_minutes}
     if find_capacity:
         if rate is not None:
             raise click.UsageError("--rate conflicts with --find-capacity, which chooses the "
@@ -119,9 +128,11 @@ def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: f
     configured = load(app.config_file).loadtest_weights
     options = lib.LoadtestOptions(clients=clients, jobs=jobs, duration=duration, rate=rate,
                                   weights={**configured, **weights}, against=against,
-                                  allow_unmarked=yes, protocol=protocol, plans=plans)
+                                  allow_unmarked=yes, protocol=protocol, plans=plans,
+                                  prewarm=prewarm)
     if find_capacity:
-        _find_capacity(app, options, start_rate, step_seconds, max_minutes, report_path)
+        _find_capacity(app, options, start_rate, step_seconds, ramp_seconds, max_minutes,
+                       report_path)
         return
     target = app.writable_target()
     report = lib.run(target, options, on_event=app.out.note)
@@ -143,8 +154,8 @@ def loadtest(ctx: click.Context, clients: int, jobs: int, duration: int, rate: f
 
 
 def _find_capacity(app: AppContext, options: Any, start_rate: float | None,
-                   step_seconds: int | None, max_minutes: float | None,
-                   report_path: Path | None) -> None:
+                   step_seconds: int | None, ramp_seconds: int | None,
+                   max_minutes: float | None, report_path: Path | None) -> None:
     from ..loadtest import capacity as lib
 
     settings = lib.CapacityOptions()
@@ -152,6 +163,8 @@ def _find_capacity(app: AppContext, options: Any, start_rate: float | None,
         settings.start_rate = start_rate
     if step_seconds is not None:
         settings.step_seconds = step_seconds
+    if ramp_seconds is not None:
+        settings.ramp_seconds = ramp_seconds
     if max_minutes is not None:
         settings.max_minutes = max_minutes
     result = lib.search(app.writable_target(), options, settings, on_event=app.out.note)
@@ -178,7 +191,8 @@ def _render_capacity(app: AppContext, result: object) -> None:
     kinds = [c.kind for c in result.curve[0].report.classes] if result.curve else []
     app.out.table(
         f"capacity search against {result.against} targets: {result.clients} clients, "
-        f"{result.protocol} protocol, steps of {result.options.step_seconds}s",
+        f"{result.protocol} protocol, steps of {result.options.step_seconds}s after "
+        f"{result.options.ramp_seconds}s of ramp",
         ["asked tps", "achieved tps", *[f"{k} p50/p95/p99 ms" for k in kinds], "failed",
          "verdict"],
         [[f"{step.rate:,g}", f"{achieved_tps(step.report):,.1f}",
@@ -192,6 +206,8 @@ def _render_capacity(app: AppContext, result: object) -> None:
     from ..loadtest import PLANS_NOTE
 
     app.out.line(f"plans: {result.plans} ({PLANS_NOTE[result.plans]})")
+    if result.prewarm is not None:
+        app.out.line(result.prewarm.describe())
     failing = result.first_failing
     if result.capacity is None:
         app.out.line(f"capacity: none: even {result.curve[0].rate:g} tps misses "
@@ -263,3 +279,5 @@ def _render(app: AppContext, report: object) -> None:
     from ..loadtest import PLANS_NOTE
 
     app.out.line(f"plans: {report.plans} ({PLANS_NOTE[report.plans]})")
+    if report.prewarm is not None:
+        app.out.line(report.prewarm.describe())

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Refused
 from ..target import Target, connect
-from .pgbench import LoadtestError, PgbenchRun, connection_environment, find_pgbench
+from .pgbench import (
+    LoadtestError,
+    PgbenchRun,
+    Transaction,
+    connection_environment,
+    find_pgbench,
+)
 from .pgbench import run as run_pgbench
 from .protocol import PROTOCOLS, ProtocolChoice
 from .scripts import (
@@ -37,6 +43,7 @@ from .scripts import (
 )
 
 if TYPE_CHECKING:
+    from .prewarm import PrewarmResult
     from .server_state import ServerState
 
 __all__ = ["LoadtestOptions", "LoadtestReport", "Stats", "run", "SCRIPTS", "CLASSES",
@@ -58,6 +65,7 @@ class LoadtestOptions:
     allow_unmarked: bool = False  # --yes: a database sample-data did not mark
     protocol: str | None = None  # pgbench -M; None: chosen for the connection (protocol.py)
     plans: str = "auto"  # "generic": plan_cache_mode = force_generic_plan in every session
+    prewarm: bool = False  # read the database into memory first (prewarm.py)
 
 
 PLANS = ("auto", "generic")
@@ -144,6 +152,8 @@ class LoadtestReport:
     pgbench_cpu_seconds: float | None = None
     cold_skipped: int = 0  # first transactions of a script on a client, left out (run_step)
     cold_by_class: dict[str, int] = field(default_factory=dict)
+    ramp_skipped: int = 0  # transactions scheduled in the ramp, left out (run_step)
+    prewarm: PrewarmResult | None = None
 
     @property
     def missed(self) -> list[str]:
@@ -219,6 +229,7 @@ class Workload:
     folder: Path
     protocol: ProtocolChoice
     setup_seconds: float
+    prewarm: PrewarmResult | None = None
 
 
 @contextmanager
@@ -228,7 +239,8 @@ def prepare(target: Target, options: LoadtestOptions) -> Iterator[Workload]:
     Refuses (``Refused``, exit 3) a database that sample-data did not mark, unless
     ``options.allow_unmarked``: the write scripts add rows. Raises ``BadConfig`` when the
     database has no data to draw parameters from. The rendered scripts live in a temporary
-    folder for as long as the context.
+    folder for as long as the context. With ``options.prewarm`` the database is read into
+    memory first (``prewarm.prewarm``; ``PrewarmUnavailable`` when it cannot be).
     """
     from dataclasses import replace
 
@@ -246,52 +258,72 @@ def prepare(target: Target, options: LoadtestOptions) -> Iterator[Workload]:
         refuse_unmarked(conn, options.allow_unmarked)
         variables, lists = parameters(conn)
         protocol = choose(conn, target, options.protocol)
+        warmed = None
+        if options.prewarm:
+            from .prewarm import prewarm
+
+            warmed = prewarm(conn)
     with tempfile.TemporaryDirectory(prefix="watoto-loadtest-") as folder:
         work = Path(folder)
         scripts = render(work, list(chosen), lists)
         yield Workload(target, replace(options, protocol=protocol.protocol), chosen, variables,
-                       scripts, work, protocol, round(time.perf_counter() - began, 3))
+                       scripts, work, protocol, round(time.perf_counter() - began, 3), warmed)
 
 
 def run_step(workload: Workload, *, duration: int, rate: float | None,
              watch: Callable[[int], AbstractContextManager[object]] | None = None,
-             skip_cold: bool = False) -> LoadtestReport:
+             skip_cold: bool = False, ramp: int = 0) -> LoadtestReport:
     """Run pgbench once on a prepared workload for ``duration`` s at ``rate`` (None: flat out).
 
     ``watch(pgbench_pid)`` is entered while pgbench runs. With ``skip_cold`` the first
     transaction of each script on each client is left out of the figures: a new session
     loads the catalog entries of every partition it touches and plans each statement, which
     an application's long-lived pooled connections paid long ago (the count is kept in
-    ``cold_skipped``). Raises ``LoadtestError`` when pgbench fails.
+    ``cold_skipped``). With ``ramp`` seconds, pgbench runs that much longer and the
+    transactions scheduled in its first ``ramp`` seconds are left out too (``ramp_skipped``):
+    fifty sessions starting at once burn the CPU on those cold starts, which slows every
+    other transaction of the first second or two. Raises ``LoadtestError`` when pgbench fails.
     """
     from dataclasses import replace
 
     options = replace(workload.options, duration=duration, rate=rate)
     log_dir = Path(tempfile.mkdtemp(prefix="log-", dir=workload.folder))
-    command = pgbench_command(options, workload.scripts, workload.chosen, workload.variables,
-                              log_dir)
+    command = pgbench_command(replace(options, duration=duration + ramp), workload.scripts,
+                              workload.chosen, workload.variables, log_dir)
     outcome: PgbenchRun = run_pgbench(
         command, pgbench_environment(workload.target.conninfo, options.plans), log_dir, watch)
     analysed = time.perf_counter()
-    skipped = 0
+    skipped = ramped = 0
     cold: dict[str, int] = {}
-    if skip_cold:
-        seen: set[tuple[int, int]] = set()
-        warm = []
-        for tx in outcome.transactions:
-            if (tx.client, tx.script) in seen:
-                warm.append(tx)
-            else:
-                seen.add((tx.client, tx.script))
-        skipped = len(outcome.transactions) - len(warm)
+    if skip_cold or ramp:
+        # pgbench's log lists each client's transactions in the order they ran. A
+        # transaction's scheduled start is its end less its latency (with --rate the
+        # latency counts from the schedule); the earliest one is when pgbench began.
+        def scheduled(tx: Transaction) -> int:
+            return tx.epoch_us - (tx.latency_us or 0)
+
+        stamped = [scheduled(tx) for tx in outcome.transactions if tx.epoch_us]
+        boundary = (min(stamped) if stamped else 0) + ramp * 1_000_000
         order = list(workload.chosen)
-        for _client, script in seen:
-            kind = BY_NAME[order[script]].kind
-            cold[kind] = cold.get(kind, 0) + 1
-        outcome.transactions = warm
+        seen: set[tuple[int, int]] = set()
+        kept = []
+        for tx in outcome.transactions:
+            first = (tx.client, tx.script) not in seen
+            seen.add((tx.client, tx.script))
+            if ramp and tx.epoch_us and scheduled(tx) < boundary:
+                ramped += 1
+            elif skip_cold and first:
+                skipped += 1
+                kind = BY_NAME[order[tx.script]].kind
+                cold[kind] = cold.get(kind, 0) + 1
+            else:
+                kept.append(tx)
+        outcome.transactions = kept
     report = _report(options, list(workload.chosen), workload.chosen, outcome, command)
     report.cold_skipped = skipped
     report.cold_by_class = cold
+    report.ramp_skipped = ramped
+    report.prewarm = workload.prewarm
     report.protocol = workload.protocol.protocol
     report.protocol_reason = workload.protocol.reason
     report.plans = options.plans
@@ -389,6 +421,7 @@ def report_document(report: LoadtestReport) -> dict[str, Any]:
         "rate": report.rate, "against": report.against,
         "protocol": {"mode": report.protocol, "reason": report.protocol_reason},
         "plans": {"mode": report.plans, "reason": PLANS_NOTE[report.plans]},
+        "prewarm": asdict(report.prewarm) if report.prewarm else None,
         "classes": [asdict(c) for c in report.classes],
         "scripts": [asdict(s) for s in report.scripts],
         "total": asdict(report.total), "aborted_clients": report.aborted_clients,

@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import BadConfig, WatotoError
 from ..target import Target
 from . import PLANS_NOTE, LoadtestOptions, LoadtestReport, Workload, prepare, run_step
+from .prewarm import PrewarmResult
 from .scripts import BY_NAME
 
 # Below this many warm transactions in a step a class's p95 is one or two outliers.
@@ -44,6 +45,7 @@ class CapacityOptions:
     max_minutes: float = 10.0  # the whole search, setup included
     growth: float = 2.0  # rate multiplier while stepping up
     precision: float = 0.05  # bisect until the missing rate is within 5% of the met one
+    ramp_seconds: int = 2  # run before each step is measured, not counted (run_step's ramp)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class CapacityReport:
     options: CapacityOptions
     steps: list[Step] = field(default_factory=list)  # in the order they ran
     plans: str = "auto"  # LoadtestOptions.plans
+    prewarm: PrewarmResult | None = None
     stopped: str = ""  # why the search ended
     seconds: float = 0.0
 
@@ -174,28 +177,31 @@ def search(target: Target, options: LoadtestOptions, capacity: CapacityOptions,
     caller reads ``capacity`` (None: even ``start_rate`` missed).
     """
     note = on_event or (lambda text: None)
-    if capacity.start_rate <= 0 or capacity.step_seconds < 1 or capacity.growth <= 1:
+    if (capacity.start_rate <= 0 or capacity.step_seconds < 1 or capacity.growth <= 1
+            or capacity.ramp_seconds < 0):
         raise BadConfig("the capacity search needs a start rate above 0, steps of at least "
-                        "1 s and a growth above 1")
+                        "1 s, a ramp of 0 s or more and a growth above 1")
     began = time.perf_counter()
     deadline = began + capacity.max_minutes * 60
     with prepare(target, options) as workload, _sampling(target, sampler) as watch:
         result = CapacityReport(options.against, options.clients, workload.options.jobs,
                                 workload.protocol.protocol, workload.protocol.reason,
-                                capacity, plans=options.plans)
+                                capacity, plans=options.plans, prewarm=workload.prewarm)
         note(f"capacity search: {workload.protocol.protocol} protocol, steps of "
-             f"{capacity.step_seconds}s from {capacity.start_rate:g} tps, at most "
-             f"{capacity.max_minutes:g} min")
+             f"{capacity.step_seconds}s after {capacity.ramp_seconds}s of ramp, from "
+             f"{capacity.start_rate:g} tps, at most {capacity.max_minutes:g} min")
         overhead = 2.0  # seconds a step costs beyond its length; measured as steps run
 
         def step(rate: float) -> Step | None:
             nonlocal overhead
-            if time.perf_counter() + capacity.step_seconds + overhead > deadline:
+            length = capacity.step_seconds + capacity.ramp_seconds
+            if time.perf_counter() + length + overhead > deadline:
                 return None
             started = time.perf_counter()
-            report = _one_step(workload, rate, capacity.step_seconds, watch)
+            report = _one_step(workload, rate, capacity.step_seconds, capacity.ramp_seconds,
+                               watch)
             spent = time.perf_counter() - started
-            overhead = max(overhead * 0.5, spent - capacity.step_seconds)
+            overhead = max(overhead * 0.5, spent - length)
             found = Step(rate, report, judge(report, rate), round(spent, 3))
             result.steps.append(found)
             p95 = ", ".join(f"{c.kind} {c.stats.p95_ms:.2f}" for c in report.classes
@@ -207,7 +213,8 @@ def search(target: Target, options: LoadtestOptions, capacity: CapacityOptions,
         result.stopped = _search(capacity, step)
     if not result.steps:
         raise BadConfig(f"--max-minutes {capacity.max_minutes:g} leaves no time for one step "
-                        f"of {capacity.step_seconds}s: give more minutes or shorter steps")
+                        f"of {capacity.step_seconds}s after {capacity.ramp_seconds}s of ramp: "
+                        "give more minutes or shorter steps")
     result.seconds = round(time.perf_counter() - began, 3)
     return result
 
@@ -242,11 +249,11 @@ def _search(capacity: CapacityOptions, step: Callable[[float], Step | None]) -> 
     return f"bisected to within {capacity.precision:.0%}"
 
 
-def _one_step(workload: Workload, rate: float, seconds: int,
+def _one_step(workload: Workload, rate: float, seconds: int, ramp: int,
               watch: Callable[[list[Any]], Any] | None) -> LoadtestReport:
     state: list[Any] = []
     sampler_step = watch(state) if watch else None
-    report = run_step(workload, duration=seconds, rate=rate, skip_cold=True,
+    report = run_step(workload, duration=seconds, rate=rate, skip_cold=True, ramp=ramp,
                       watch=(lambda pid: sampler_step) if sampler_step is not None else None)
     if state:
         report.server = state[0]
@@ -280,7 +287,8 @@ def step_document(step: Step) -> dict[str, Any]:
         "rate": step.rate, "achieved_tps": achieved_tps(report), "met": step.met,
         "missed": step.missed, "transactions": report.total.transactions,
         "failures": report.total.failures, "aborted_clients": report.aborted_clients,
-        "cold_skipped": report.cold_skipped, "unjudged": unjudged(report),
+        "cold_skipped": report.cold_skipped, "ramp_skipped": report.ramp_skipped,
+        "unjudged": unjudged(report),
         "classes": {c.kind: _stats(c.stats) for c in report.classes},
         "scripts": {s.name: {"class": s.kind, **_stats(s.stats)} for s in report.scripts},
         "server": asdict(report.server) if report.server else None,
@@ -297,6 +305,7 @@ def report_document(result: CapacityReport) -> dict[str, Any]:
         "jobs": result.jobs,
         "protocol": {"mode": result.protocol, "reason": result.protocol_reason},
         "plans": {"mode": result.plans, "reason": PLANS_NOTE[result.plans]},
+        "prewarm": asdict(result.prewarm) if result.prewarm else None,
         "settings": asdict(result.options),
         "capacity_tps": result.capacity,
         "verdict": "found" if result.capacity is not None else "lowest rate missed",
