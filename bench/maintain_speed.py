@@ -18,7 +18,11 @@ the p99 of the transactions in flight while the maintenance ran over the p99 of 
 class in (a) of the same round; medians over the rounds. Target: <= 2x, 0 failed.
 
     .venv/bin/python bench/maintain_speed.py [--students N] [--seconds S] [--rate TPS]
-        [--rounds N] [--blocking]
+        [--rounds N] [--blocking] [--url URL]
+
+``--url`` uses a database sample-data already filled (1,000,000 students take minutes to
+load) instead of building one: the bench damages it and maintains it like its own, and
+gives its tables back their autovacuum when it ends.
 """
 
 from __future__ import annotations
@@ -57,6 +61,14 @@ def no_autovacuum(conn: psycopg.Connection[object]) -> None:
     for (name,) in conn.execute("SELECT oid::regclass::text FROM pg_class WHERE relkind = 'r' "
                                 "AND relnamespace = 'public'::regnamespace").fetchall():
         conn.execute(f"ALTER TABLE {name} SET (autovacuum_enabled = false)")
+
+
+def autovacuum_back(url: str) -> None:
+    """Undo ``no_autovacuum`` (on a database given with --url)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for (name,) in conn.execute("SELECT oid::regclass::text FROM pg_class WHERE relkind = "
+                                    "'r' AND relnamespace = 'public'::regnamespace").fetchall():
+            conn.execute(f"ALTER TABLE {name} RESET (autovacuum_enabled)")
 
 
 def damage(url: str) -> None:
@@ -128,6 +140,7 @@ def main() -> None:
                         help="Repeat (a), (b), (c) this many times, interleaved; medians.")
     parser.add_argument("--blocking", action="store_true",
                         help="Add (d): blocking REINDEX TABLE + VACUUM, once.")
+    parser.add_argument("--url", help="a sample-data database to use instead of building one")
     parser.add_argument("--paced", default="",
                         help="Extra options of `maintain run` in (c), e.g. '--pause-above 3'.")
     args = parser.parse_args()
@@ -135,16 +148,23 @@ def main() -> None:
     cli = cli_command()
     thresholds = ["--bloat-min-mb", "0.5", "--index-bloat-ratio", "0.3"]
 
-    with tempfile.TemporaryDirectory(prefix="watoto-bench-maintain-") as tmp, cluster() as pg:
-        url = fresh_db(pg, "bench_maintain")
+    with tempfile.TemporaryDirectory(prefix="watoto-bench-maintain-") as tmp, \
+            contextlib.ExitStack() as stack:
         setup = time.perf_counter()
-        run([*cli, "--dsn", url, "migrate"])
-        run([*cli, "--dsn", url, "sample-data", "--students", str(args.students)])
+        if args.url:
+            url = args.url
+        else:
+            url = fresh_db(stack.enter_context(cluster()), "bench_maintain")
+            run([*cli, "--dsn", url, "migrate"])
+            run([*cli, "--dsn", url, "sample-data", "--students", str(args.students)])
         with psycopg.connect(url, autocommit=True) as conn:
             no_autovacuum(conn)
+        if args.url:
+            stack.callback(autovacuum_back, url)
         mix = LmsMix(url, Path(tmp), clients=args.clients)
         damage(url)
-        print(f"{args.students:,} students loaded and damaged in "
+        print(f"{'the given database' if args.url else f'{args.students:,} students'} "
+              "loaded and damaged in "
               f"{time.perf_counter() - setup:.0f}s; the LMS mix (sql/loadtest, default "
               f"weights) at {args.rate:g} tps, {args.clients} clients, -M prepared, "
               f"{seconds}s per phase, statement_timeout 5s")

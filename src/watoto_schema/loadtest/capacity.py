@@ -20,13 +20,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BadConfig, WatotoError
 from ..target import Target
 from . import PLANS_NOTE, LoadtestOptions, LoadtestReport, Workload, prepare, run_step
-from .prewarm import PrewarmResult
 from .scripts import BY_NAME
+
+if TYPE_CHECKING:
+    from .prewarm import PrewarmResult
 
 # Below this many warm transactions in a step a class's p95 is one or two outliers.
 MIN_TRANSACTIONS = 20
