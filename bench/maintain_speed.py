@@ -56,18 +56,22 @@ def run(cmd: list[str], ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProce
     return proc
 
 
+def _tables(conn: psycopg.Connection[object]) -> list[str]:
+    return [str(name) for (name,) in conn.execute(
+        "SELECT oid::regclass::text FROM pg_class WHERE relkind = 'r' "
+        "AND relnamespace = 'public'::regnamespace").fetchall()]
+
+
 def no_autovacuum(conn: psycopg.Connection[object]) -> None:
     """Only the phases under test do maintenance: keep autovacuum out of every phase."""
-    for (name,) in conn.execute("SELECT oid::regclass::text FROM pg_class WHERE relkind = 'r' "
-                                "AND relnamespace = 'public'::regnamespace").fetchall():
+    for name in _tables(conn):
         conn.execute(f"ALTER TABLE {name} SET (autovacuum_enabled = false)")
 
 
 def autovacuum_back(url: str) -> None:
     """Undo ``no_autovacuum`` (on a database given with --url)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        for (name,) in conn.execute("SELECT oid::regclass::text FROM pg_class WHERE relkind = "
-                                    "'r' AND relnamespace = 'public'::regnamespace").fetchall():
+        for name in _tables(conn):
             conn.execute(f"ALTER TABLE {name} RESET (autovacuum_enabled)")
 
 
