@@ -248,3 +248,26 @@ def test_migrate_to_an_early_version_premakes_only_what_exists(empty_db: object)
     dsn = empty_db.conninfo  # type: ignore[attr-defined]
     result = run("migrate", "--to", "0002", "--dsn", dsn)  # users exist, enrollments not yet
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("argv", [["local", "status"], ["--json", "local", "status"]])
+def test_a_reader_that_went_away_is_no_internal_error(argv: list[str], tmp_path: Path) -> None:
+    """`watoto-schema ... | head -1`: the pipe's reader is gone before the output is written.
+    Exit 1 (an error) with nothing on stderr: no "internal error", no traceback."""
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # no reader: the first write fails with EPIPE
+    try:
+        proc = subprocess.run([str(Path(sys.executable).parent / "watoto-schema"), *argv],
+                              stdout=write, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                              timeout=60)
+    finally:
+        os.close(write)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""
+    # The same command with a reader works as before.
+    shown = subprocess.run([str(Path(sys.executable).parent / "watoto-schema"), *argv],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert shown.returncode == 0 and shown.stdout.strip(), shown.stderr

@@ -69,6 +69,18 @@ class WatotoGroup(click.Group):
             raise _report(ctx, str(exc), exc.exit_code) from exc
         except KeyboardInterrupt as exc:
             raise _report(ctx, "interrupted", 130) from exc
+        except BrokenPipeError as exc:
+            if not _stdout_closed():
+                raise _report(ctx, f"internal error: {type(exc).__name__}: {exc}",
+                              EXIT_ERROR) from exc
+            # The reader of our output went away (`... | head`): nothing to tell it. Exit 1
+            # quietly, with stdout pointed at /dev/null so that the interpreter's own last
+            # flush does not print a traceback either.
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise click.exceptions.Exit(EXIT_ERROR) from exc
         except Exception as exc:
             import psycopg
 
@@ -76,6 +88,18 @@ class WatotoGroup(click.Group):
                 raise _report(ctx, f"database error: {exc}", EXIT_ERROR) from exc
             # a bug: still one line unless --debug
             raise _report(ctx, f"internal error: {type(exc).__name__}: {exc}", EXIT_ERROR) from exc
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll says POLLERR)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fileno (captured output), no poll
+        return False
 
 
 def _usage(exc: click.UsageError) -> ReportedError:
