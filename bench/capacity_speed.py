@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import time
 from typing import Any
@@ -152,8 +153,6 @@ def run(url: str, args: argparse.Namespace) -> None:
     if args.before_bin:
         before_and_after(url, args)
     else:
-        import statistics
-
         repeat = args.repeat or 1
         for against in (("ours", "design") if args.against == "both" else (args.against,)):
             found = [float(find_capacity(url, against, args)["capacity_tps"] or 0)
@@ -167,7 +166,6 @@ def run(url: str, args: argparse.Namespace) -> None:
 
 def before_and_after(url: str, args: argparse.Namespace) -> None:
     """The design's search with the release before and the shipped one, alternated."""
-    import statistics
     from pathlib import Path
 
     found: dict[str, list[float]] = {"before": [], "after": []}

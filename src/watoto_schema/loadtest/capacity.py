@@ -72,7 +72,6 @@ class CapacityReport:
     options: CapacityOptions
     steps: list[Step] = field(default_factory=list)  # in the order they ran
     plans: str = "auto"  # LoadtestOptions.plans
-    prewarm: PrewarmResult | None = None
     stopped: str = ""  # why the search ended
     seconds: float = 0.0
 
@@ -81,6 +80,11 @@ class CapacityReport:
         """The highest rate that met the targets (None: not even the lowest)."""
         met = [step.rate for step in self.steps if step.met]
         return max(met) if met else None
+
+    @property
+    def prewarm(self) -> PrewarmResult | None:
+        """What ``--prewarm`` read before the first step (every step carries the same)."""
+        return self.steps[0].report.prewarm if self.steps else None
 
     @property
     def first_failing(self) -> Step | None:
@@ -188,7 +192,7 @@ def search(target: Target, options: LoadtestOptions, capacity: CapacityOptions,
     with prepare(target, options) as workload, _sampling(target, sampler) as watch:
         result = CapacityReport(options.against, options.clients, workload.options.jobs,
                                 workload.protocol.protocol, workload.protocol.reason,
-                                capacity, plans=options.plans, prewarm=workload.prewarm)
+                                capacity, plans=options.plans)
         note(f"capacity search: {workload.protocol.protocol} protocol, steps of "
              f"{capacity.step_seconds}s after {capacity.ramp_seconds}s of ramp, from "
              f"{capacity.start_rate:g} tps, at most {capacity.max_minutes:g} min")
