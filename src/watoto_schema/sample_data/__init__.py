@@ -3,8 +3,9 @@
 ``load(conn, students)`` fills a freshly migrated, empty database in one transaction:
 users (admins, teachers, students), courses per grade and category, their modules,
 assessments, enrollments, module progress and assessment submissions. Everything is
-derived from ``random.Random(seed)`` and fixed reference dates, so the same seed and the
-same number of students give byte-identical data, ids included.
+derived from ``random.Random(seed)`` and fixed reference dates (module progress and
+submissions from the plan it makes and hashes of the seed), so the same seed and the same
+number of students give byte-identical data, ids included.
 
 It is a bulk load, which it may be because the database is empty (it refuses otherwise)
 and everything happens in one transaction that holds ACCESS EXCLUSIVE locks on the tables:
@@ -12,7 +13,9 @@ and everything happens in one transaction that holds ACCESS EXCLUSIVE locks on t
 1. the keys (primary, unique, foreign) and secondary indexes of the loaded tables and of
    the key tables are recorded from the catalog and dropped, the tables' row triggers are
    disabled and the unpartitioned tables truncated (so COPY may FREEZE them);
-2. rows go in with COPY, table by table, with explicit ids, made on a thread ahead of it;
+2. rows go in with COPY, table by table, with explicit ids, made on a thread ahead of it:
+   the first five tables by the generator, module progress and submissions by a second
+   session on the server from the generator's plan (``server``);
 3. right after each table's COPY, while the next table's rows are being made: its keys
    and indexes are re-created exactly as recorded, in creation order, and it is
    ANALYZEd; the trigger-maintained key table it feeds (``user_email_keys`` from users,
@@ -28,9 +31,10 @@ and everything happens in one transaction that holds ACCESS EXCLUSIVE locks on t
 A failure anywhere rolls all of it back: the schema comes back as it was.
 
 Modules: ``dates`` and ``vocabulary`` (the shape of the data), ``generator`` (the rows),
-``producer`` (the generator on a thread), ``tables`` (what is loaded), ``bulk`` (keys,
-indexes and triggers set aside and put back), ``guarantees`` (the refusals and the checks),
-``mark`` (the database's comment) and ``loader`` (``load``, the steps in order).
+``producer`` (the generator on a thread), ``server`` (the second session), ``tables``
+(what is loaded), ``bulk`` (keys, indexes and triggers set aside and put back),
+``guarantees`` (the refusals and the checks), ``mark`` (the database's comment) and
+``loader`` (``load``, the steps in order).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The rows of every table, from one ``random.Random``: the plan, then table by table."""
+"""The rows of the first five tables, and the plan the server makes the other two from,
+all from one ``random.Random``: the plan, then table by table."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import random
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from .dates import (
@@ -34,7 +34,6 @@ from .vocabulary import (
     _DROPPED,
     _DURATIONS,
     _ENROLLED,
-    _FEEDBACK,
     _FINAL_PROJECT_SHARE,
     _GROWTH_EXPONENT,
     _IN_PROGRESS,
@@ -45,10 +44,8 @@ from .vocabulary import (
     _PACE_DAYS,
     _QUIZ,
     _READING,
-    _RETURN_FEEDBACK,
     _STATUS_BY_AGE,
     _STATUSES,
-    _SUBMIT_SHARE,
     _SUPPORT_NOTES,
     _VIDEO,
     CATEGORIES,
@@ -87,10 +84,6 @@ class _Enrollment:
     mean_score: float = 0.0
 
 
-# A submission to come: (submitted_at, assessment, student, course, mean score); a tuple,
-# not a class: there are 1.6 M of them at national scale.
-_Submission = tuple[int, int, int, int, float]
-_SUBMISSION_ORDER = itemgetter(0, 1, 2)  # submitted_at, assessment, student
 # Status thresholds by enrollment age in seconds (_STATUS_BY_AGE in days).
 _STATUS_BY_AGE_SECONDS = tuple((days * _DAY, thresholds) for days, thresholds in _STATUS_BY_AGE)
 _QUOTED_ANSWERS = ('"A"', '"B"', '"C"', '"D"')
@@ -123,7 +116,6 @@ class _Generator:
         self.module_assessment: list[int] = [0]  # assessment id tied to the module (0: none)
         self.assessment_points: list[int] = [0]  # by assessment id
         self.assessment_kind: list[int] = [0]
-        self.submissions: list[_Submission] = []
 
     # -- planning ----------------------------------------------------------------------
     def _plan_students(self) -> None:
@@ -477,105 +469,46 @@ class _Generator:
                 notes,
             )
 
-    def module_progress(self) -> Iterator[tuple[Any, ...]]:
-        # The hottest loop: 14 M rows at national scale. _ts() and min/max are inlined (the
-        # same values), the enrollment's fields read once; the draws are unchanged.
-        rng, rnd, plan = self.rng, self.rng.random, self.plan
-        gauss = rng.gauss
-        module_type, module_minutes = self.module_type, self.module_minutes
-        module_assessment = self.module_assessment
-        submit = self.submissions.append
-        courses = plan.courses
-        days, times = _DAYS, _TIMES_OF_DAY
-        day, hour, submit_share, quiz = _DAY, _HOUR, _SUBMIT_SHARE, _QUIZ
-        progress_id = 0
-        for enrollment in plan.enrollments:
+    # -- what the server makes module progress and submissions from --------------------
+    def module_plan(self) -> Iterator[tuple[Any, ...]]:
+        """Per module: its type, minutes and the assessment tied to it (None: none)."""
+        kinds, minutes, assessments = self.module_type, self.module_minutes, self.module_assessment
+        for module_id in range(1, len(kinds)):
+            yield (module_id, _MODULE_TYPES[kinds[module_id]], minutes[module_id],
+                   assessments[module_id] or None)
+
+    def assessment_plan(self) -> Iterator[tuple[Any, ...]]:
+        """Per assessment: its points and type (``project`` for a course's final one)."""
+        points, kinds = self.assessment_points, self.assessment_kind
+        for assessment_id in range(1, len(points)):
+            kind = kinds[assessment_id]
+            yield (assessment_id, points[assessment_id],
+                   _MODULE_TYPES[kind] if kind >= 0 else "project")
+
+    def progress_plan(self) -> Iterator[tuple[Any, ...]]:
+        """Per enrollment with progress, what its module progress and submissions follow
+        from: who, the course's teacher and modules, when, the pace in seconds per module,
+        the mean score, modules completed and started, the first progress id (ids follow
+        enrollments, then modules), and the end-of-term project a completer may submit."""
+        courses = self.plan.courses
+        first_progress = 1
+        for enrollment in self.plan.enrollments:
             done = enrollment.done
             started = done + 1 if enrollment.current else done
             if started == 0:
                 continue
             course = courses[enrollment.course - 1]
-            pace, mean = enrollment.pace, enrollment.mean_score
-            base = enrollment.enrolled_at
-            enrollment_id, student = enrollment.id, enrollment.student
-            first_module = course.first_module
-            for position in range(started):
-                progress_id += 1
-                module_id = first_module + position
-                started_at = base + position * pace + int(rnd() * pace * 0.25)
-                started_text = days[started_at // day] + times[started_at % day]
-                if position < done:
-                    kind = module_type[module_id]
-                    completed_at = started_at + int(pace * (0.125 + 0.375 * rnd()))
-                    score: str | None = None
-                    attempts = 1
-                    if kind >= quiz:
-                        value = gauss(mean, 10.0)
-                        value = value if value > 0.0 else 0.0
-                        score = f"{value if value < 100.0 else 100.0:.2f}"
-                        if kind == quiz:
-                            draw = rnd()
-                            attempts = 1 if draw < 0.7 else 2 if draw < 0.92 else 3
-                    assessment = module_assessment[module_id]
-                    if assessment and rnd() < submit_share:
-                        submitted_at = completed_at - int(rnd() * hour)
-                        submit((started_at if started_at >= submitted_at else submitted_at,
-                                assessment, student, enrollment.course, mean))
-                    yield (progress_id, enrollment_id, module_id, started_text,
-                           days[completed_at // day] + times[completed_at % day],
-                           int(module_minutes[module_id] * (0.8 + 0.8 * rnd())) * attempts,
-                           score, attempts, "completed")
-                else:
-                    yield (progress_id, enrollment_id, module_id, started_text, None,
-                           int(module_minutes[module_id] * (0.1 + 0.6 * rnd())), None, 1,
-                           "in_progress")
-            if (enrollment.status == _COMPLETED and course.final_assessment
-                    and rnd() < submit_share):
-                finished = base + course.n_modules * pace
-                submit((finished - int(rnd() * pace * 0.5), course.final_assessment, student,
-                        enrollment.course, mean))
+            final = (course.final_assessment or None) if enrollment.status == _COMPLETED else None
+            yield (enrollment.id, enrollment.student, enrollment.course, course.teacher,
+                   enrollment.enrolled_at, course.first_module, course.n_modules,
+                   enrollment.pace, enrollment.mean_score, done, started, first_progress, final)
+            first_progress += started
 
-    def assessment_submissions(self) -> Iterator[tuple[Any, ...]]:
-        rng, rnd, plan = self.rng, self.rng.random, self.plan
-        gauss, choice = rng.gauss, rng.choice
-        points_of, kind_of = self.assessment_points, self.assessment_kind
-        teachers = [course.teacher for course in plan.courses]
-        days, times = _DAYS, _TIMES_OF_DAY
-        quoted = _QUOTED_ANSWERS
-        self.submissions.sort(key=_SUBMISSION_ORDER)
-        for submission_id, (submitted_at, assessment, student, course, mean) in enumerate(
-                self.submissions, start=1):
-            points = points_of[assessment]
-            kind = kind_of[assessment]
-            content: str | None
-            file_url: str | None = None
-            if kind == _QUIZ:
-                answers = ", ".join([quoted[int(rnd() * 4)] for _ in range(points // 5)])
-                content = f'{{"answers": [{answers}]}}'
-            else:
-                content = None if rnd() < 0.6 else "Please find my work attached."
-                extension = "pdf" if rnd() < 0.6 else "jpg"
-                file_url = (f"https://files.watoto.example/submissions/{assessment}/"
-                            f"{student}.{extension}")
-            submitted = days[submitted_at // _DAY] + times[submitted_at % _DAY]
-            graded_at = submitted_at + _HOUR * 6 + int(rnd() * 10 * _DAY)
-            waiting = graded_at > _REF or (_REF - submitted_at < 14 * _DAY and rnd() < 0.4)
-            if waiting:
-                yield (submission_id, assessment, student, submitted,
-                       content, file_url, None, None, None, None, "submitted")
-                continue
-            value = gauss(mean, 10.0)
-            value = value if value > 0.0 else 0.0
-            value = (value if value < 100.0 else 100.0) * points / 100
-            returned = kind != _QUIZ and rnd() < 0.15
-            if returned:
-                feedback: str | None = choice(_RETURN_FEEDBACK)
-            else:
-                feedback = choice(_FEEDBACK) if rnd() < 0.5 else None
-            yield (submission_id, assessment, student, submitted, content,
-                   file_url, f"{value:.2f}", feedback, teachers[course - 1],
-                   days[graded_at // _DAY] + times[graded_at % _DAY],
-                   "returned" if returned else "graded")
+    def answer_pool(self, tokens: int) -> str:
+        """Quiz answers to cut submissions' answer lists from: ``tokens`` random letters,
+        each quoted and followed by ``, `` (five characters a token)."""
+        rnd = self.rng.random
+        return ", ".join([_QUOTED_ANSWERS[int(rnd() * 4)] for _ in range(tokens)])
 
     def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         producer: Callable[[], Iterator[tuple[Any, ...]]] = getattr(self, table)

@@ -16,6 +16,7 @@ from .generator import _Generator
 from .guarantees import _check_guarantees, _refuse_unless_empty
 from .mark import _mark
 from .producer import _Producer
+from .server import companion
 from .tables import _ANALYZE, _COLUMNS, _KEY_SOURCES, KEY_TABLES, SEQUENCES, TABLES
 
 # Rows between two progress reports while a table is copied.
@@ -110,7 +111,8 @@ def load(
                     foreign.remove(item)
             lap("keys and foreign keys")
 
-        with _Producer(_Generator(students, seed)) as producer:
+        with _Producer(_Generator(students, seed), seed,
+                       lambda: companion(conn)) as producer:
             for table in TABLES:
                 step(f"loading {table}")
                 count = 0
@@ -122,6 +124,10 @@ def load(
                 with cur.copy(statement) as copy:
                     write = copy.write_row
                     for chunk in producer.chunks(table):
+                        if isinstance(chunk, bytes):  # COPY text from the second session
+                            copy.write(chunk)
+                            count += chunk.count(b"\n")
+                            continue
                         for row in chunk:
                             write(row)
                         count += len(chunk)

@@ -1,32 +1,42 @@
-"""The generator on a thread, ahead of the COPY that sends its rows."""
+"""The generator on a thread, ahead of the COPY that sends its rows; then the second
+session's COPY text for the tables the server makes."""
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
+
 from .generator import _Generator
-from .tables import TABLES
+from .server import _ServerRows
+from .tables import _MADE_IN_PYTHON, _MADE_ON_SERVER
 
 _CHUNK = 10_000  # rows per hand-over from the generating thread
-_AHEAD = 100  # chunks the generating thread may run ahead of COPY
+_AHEAD = 100  # chunks (or pieces of COPY text) the thread may run ahead of COPY
 
 
 class _Producer:
-    """Generates every table's rows on a thread, in chunks, ahead of the COPY that sends them.
+    """Makes every table's rows on a thread, in chunks, ahead of the COPY that sends them.
 
     The point is overlap: while the connection waits on the server (an index build, an
     ANALYZE, the server's side of COPY) the GIL is free and the next rows get made. The
-    ``_Generator`` is used from this one thread only; an exception in it is handed over
-    and raised by ``chunks``.
+    first tables' chunks are lists of rows from the ``_Generator``; the last tables' are
+    pieces of COPY text from a second session (``server``), which ``connect`` opens once
+    the generator has planned everything. The ``_Generator`` and that session are used
+    from this one thread only; an exception in either is handed over and raised by
+    ``chunks``.
     """
 
     _END = object()
 
-    def __init__(self, generator: _Generator) -> None:
+    def __init__(self, generator: _Generator, seed: int,
+                 connect: Callable[[], psycopg.Connection[Any]]) -> None:
         self.generator = generator
+        self.seed = seed
+        self.connect = connect
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_AHEAD)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="sample-data", daemon=True)
@@ -50,7 +60,7 @@ class _Producer:
 
     def _run(self) -> None:
         try:
-            for table in TABLES:
+            for table in _MADE_IN_PYTHON:
                 chunk: list[tuple[Any, ...]] = []
                 for row in self.generator.rows(table):
                     chunk.append(row)
@@ -60,11 +70,23 @@ class _Producer:
                         chunk = []
                 if not (self._put((table, chunk)) and self._put((table, self._END))):
                     return
+            with self.connect() as conn:
+                try:
+                    server = _ServerRows(conn, self.generator, self.seed)
+                    for table in _MADE_ON_SERVER:
+                        for piece in server.pieces(table):
+                            if not self._put((table, piece)):
+                                return
+                        if not self._put((table, self._END)):
+                            return
+                finally:
+                    conn.rollback()  # its temporary tables and functions, nothing else
         except BaseException as exc:  # handed to the loading thread, which raises it
             self._put(("", exc))
 
-    def chunks(self, table: str) -> Iterator[list[tuple[Any, ...]]]:
-        """The rows of ``table`` (the tables come in TABLES order), chunk by chunk."""
+    def chunks(self, table: str) -> Iterator[list[tuple[Any, ...]] | bytes]:
+        """The rows of ``table`` (the tables come in TABLES order), chunk by chunk: a list
+        of rows, or a piece of COPY text (whole rows, one a line)."""
         while True:
             name, item = self.queue.get()
             if isinstance(item, BaseException):

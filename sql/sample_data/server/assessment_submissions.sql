@@ -1,0 +1,66 @@
+-- assessment_submissions's rows, made by the second session for COPY (sample-data): most
+-- students who complete a module with an assessment submit it (streams 10-13 of the
+-- progress id), most who complete a course its end-of-term project (streams 14-17 of the
+-- enrollment id); ids follow the submission time, then assessment and student, and each
+-- submission's own draws are on streams 20-35 of its id. Parameters are merged
+-- client-side (COPY takes none).
+COPY (
+WITH submitted AS (
+    SELECT p.assessment_id, p.student_id, p.teacher_id, p.mean,
+           greatest(p.started, p.finished - floor(pg_temp.sample_u(p.id, 10) * 3600)::bigint)
+               AS at
+      FROM sample_progress p
+     WHERE p.completed AND p.assessment_id IS NOT NULL
+       AND pg_temp.sample_u(p.id, 12) < %(share)s
+    UNION ALL
+    SELECT e.final_assessment, e.student_id, e.teacher_id, e.mean,
+           e.enrolled_at + e.n_modules * e.pace
+           - floor(pg_temp.sample_u(e.enrollment_id, 14) * e.pace * 0.5)::bigint
+      FROM sample_enrollments e
+     WHERE e.final_assessment IS NOT NULL
+       AND pg_temp.sample_u(e.enrollment_id, 16) < %(share)s
+), numbered AS (
+    SELECT row_number() OVER (ORDER BY s.at, s.assessment_id, s.student_id) AS id,
+           s.assessment_id, s.student_id, s.teacher_id, s.mean, s.at, a.points, a.kind
+      FROM submitted s
+      JOIN sample_assessments a USING (assessment_id)
+), drawn AS (
+    SELECT n.*, g.graded,
+           g.graded > %(reference)s
+           OR (%(reference)s - n.at < 14 * 86400 AND pg_temp.sample_u(n.id, 20) < 0.4)
+               AS waiting,
+           n.kind <> 'quiz' AND pg_temp.sample_u(n.id, 22) < 0.15 AS returned
+      FROM numbered n
+     CROSS JOIN LATERAL (SELECT n.at + 6 * 3600
+                                + floor(pg_temp.sample_u(n.id, 24) * 10 * 86400)::bigint
+                                    AS graded) AS g
+)
+SELECT id, assessment_id, student_id, pg_temp.sample_ts(at),
+       CASE WHEN kind = 'quiz'
+            THEN '{"answers": ['
+                 || substr(%(answers)s, 1 + 5 * floor(pg_temp.sample_u(id, 26)
+                                                      * (%(tokens)s - points / 5 + 1))::int,
+                           5 * (points / 5) - 2)
+                 || ']}'
+            WHEN pg_temp.sample_u(id, 26) >= 0.6 THEN 'Please find my work attached.' END,
+       CASE WHEN kind <> 'quiz'
+            THEN 'https://files.watoto.example/submissions/' || assessment_id || '/'
+                 || student_id
+                 || CASE WHEN pg_temp.sample_u(id, 28) < 0.6 THEN '.pdf' ELSE '.jpg' END END,
+       CASE WHEN NOT waiting
+            THEN round((least(greatest(mean + 10.0 * pg_temp.sample_gauss(id, 30), 0.0), 100.0)
+                        * points / 100)::numeric, 2) END,
+       CASE WHEN waiting THEN NULL
+            WHEN returned
+            THEN (%(returned)s::text[])[1 + floor(pg_temp.sample_u(id, 32)
+                                                  * cardinality(%(returned)s::text[]))::int]
+            WHEN pg_temp.sample_u(id, 34) < 0.5
+            THEN (%(feedback)s::text[])[1 + floor(pg_temp.sample_u(id, 32)
+                                                  * cardinality(%(feedback)s::text[]))::int]
+            END,
+       CASE WHEN NOT waiting THEN teacher_id END,
+       CASE WHEN NOT waiting THEN pg_temp.sample_ts(graded) END,
+       CASE WHEN waiting THEN 'submitted' WHEN returned THEN 'returned' ELSE 'graded' END
+  FROM drawn
+ ORDER BY id
+) TO STDOUT

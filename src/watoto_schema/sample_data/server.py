@@ -1,0 +1,95 @@
+"""Module progress and submissions, made by the server in a second session.
+
+They are three quarters of the rows, and making them in Python was most of the load's
+Python time. The generator plans every enrollment (pace, mean score, modules completed and
+started) as before; a second session on the same server receives that plan in temporary
+tables and turns it into both tables' rows with ``sql/sample_data/server/*.sql``, as COPY
+text, which the loading session's ``COPY ... FREEZE`` takes in. The second session writes
+nothing but its own temporary objects (rolled back): it cannot see the loading session's
+uncommitted rows, and does not need to.
+
+Every random value is a hash of a key (progress, enrollment or submission id), the seed
+and a stream number (``pg_temp.sample_u``), so the rows do not depend on the order the
+server computes them in: the same seed and size give the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from ..resources import sql_text
+from .dates import _REF, _T0
+from .generator import _Generator
+from .vocabulary import _FEEDBACK, _RETURN_FEEDBACK, _SUBMIT_SHARE
+
+# Bytes of COPY text handed over at a time.
+_PIECE = 1 << 20
+# Quiz answers in the pool submissions cut their answer lists from.
+_ANSWER_TOKENS = 1_000
+# What each temporary table of prepare.sql is filled from (a generator method).
+_PLAN_TABLES = (("sample_modules", "module_plan"), ("sample_assessments", "assessment_plan"),
+                ("sample_enrollments", "progress_plan"))
+
+
+def companion(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    """A second connection to the same database with the same parameters (password
+    included: libpq reports what it connected with)."""
+    params = {option.keyword.decode(): option.val.decode()
+              for option in conn.pgconn.info if option.val is not None}
+    return psycopg.connect(make_conninfo(**params))
+
+
+def _salt(seed: int) -> int:
+    # Streams are added to it; any seed maps into bigint range.
+    return (seed * 64) % (1 << 62)
+
+
+class _ServerRows:
+    """The second session: the plan shipped once, then each table's COPY text in pieces."""
+
+    def __init__(self, conn: psycopg.Connection[Any], generator: _Generator, seed: int) -> None:
+        self.conn = conn
+        self.generator = generator
+        self.seed = seed
+        self.shipped = False
+
+    def _ship_plan(self) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute(sql.SQL(sql_text("sample_data/server/prepare.sql")).format(
+                salt=sql.Literal(_salt(self.seed)),
+                t0=sql.Literal(_T0.strftime("%Y-%m-%d %H:%M:%S"))))
+            for table, method in _PLAN_TABLES:
+                statement = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))
+                with cur.copy(statement) as copy:
+                    write = copy.write_row
+                    for row in getattr(self.generator, method)():
+                        write(row)
+            cur.execute("ANALYZE sample_modules, sample_assessments, sample_enrollments")
+        self.shipped = True
+
+    def pieces(self, table: str) -> Iterator[bytes]:
+        """``table``'s rows as COPY text, about ``_PIECE`` bytes at a time."""
+        if not self.shipped:
+            self._ship_plan()
+        params: dict[str, Any] = {}
+        if table == "assessment_submissions":
+            params = {"share": _SUBMIT_SHARE, "reference": _REF,
+                      "answers": self.generator.answer_pool(_ANSWER_TOKENS),
+                      "tokens": _ANSWER_TOKENS, "feedback": list(_FEEDBACK),
+                      "returned": list(_RETURN_FEEDBACK)}
+        with self.conn.cursor() as cur, cur.copy(
+                sql_text(f"sample_data/server/{table}.sql"), params or None) as out:
+            buffer = bytearray()
+            for data in out:
+                buffer += data
+                if len(buffer) >= _PIECE:
+                    yield bytes(buffer)
+                    buffer = bytearray()
+            if buffer:
+                yield bytes(buffer)
