@@ -26,7 +26,8 @@ def sample_data(app: AppContext, students: int, seed: int, if_empty: bool) -> No
     Keys and indexes are built after the rows are in, the guarantees (unique emails, one
     enrollment per student and course, progress only for real enrollments) are checked,
     the tables ANALYZEd, and the database marked as filled by sample-data (its COMMENT),
-    which `loadtest` looks for.
+    which `loadtest` looks for. A second connection to the same database makes module
+    progress and submissions on the server.
     """
     from .. import sample_data as lib
     from ..target import connect
