@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from watoto_schema import sample_data
-from watoto_schema.errors import BadConfig
+from watoto_schema.errors import BadConfig, ConnectionFailed
 from watoto_schema.sample_data import SEQUENCES, TABLES, SampleDataResult, load
+from watoto_schema.sample_data.server import companion
 from watoto_schema.target import Target
 
 Conn = psycopg.Connection[Any]
@@ -330,6 +333,24 @@ def test_a_failure_leaves_nothing_behind(
     # And the database can still be loaded afterwards.
     monkeypatch.undo()
     assert load(db_conn, 50).rows["users"] > 50
+
+
+def test_a_refused_second_connection_is_one_clear_line(db: Target, db_conn: Conn) -> None:
+    # A role allowed one connection: the load's own. The second session's is refused, and
+    # the error says what for, on one line, without the password the first one used.
+    role, password = f"sd_one_{os.getpid()}", "pw-not-to-be-shown-7"
+    db_conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 1").format(
+        sql.Identifier(role), sql.Literal(password)))
+    try:
+        params = {**conninfo_to_dict(db.conninfo), "user": role, "password": password}
+        with psycopg.connect(make_conninfo(**params)) as conn:
+            with pytest.raises(ConnectionFailed) as refused:
+                companion(conn)
+        message = str(refused.value)
+        assert "second connection" in message and "too many connections" in message
+        assert "\n" not in message and password not in message
+    finally:
+        db_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 # -- the bulk load (#13) -----------------------------------------------------------------------

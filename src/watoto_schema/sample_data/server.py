@@ -22,7 +22,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from ..errors import ConnectionFailed
 from ..resources import sql_text
+from ..target import one_line
 from .dates import _REF, _T0
 from .generator import _Generator
 from .vocabulary import _FEEDBACK, _RETURN_FEEDBACK, _SUBMIT_SHARE
@@ -38,10 +40,16 @@ _PLAN_TABLES = (("sample_modules", "module_plan"), ("sample_assessments", "asses
 
 def companion(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     """A second connection to the same database with the same parameters (password
-    included: libpq reports what it connected with)."""
+    included: libpq reports what it connected with). ``ConnectionFailed`` when the server
+    refuses it (no free connection for the role, the database or the server)."""
     params = {option.keyword.decode(): option.val.decode()
               for option in conn.pgconn.info if option.val is not None}
-    return psycopg.connect(make_conninfo(**params))
+    try:
+        return psycopg.connect(make_conninfo(**params))
+    except psycopg.OperationalError as exc:
+        raise ConnectionFailed(
+            "sample-data opens a second connection to make module progress and submissions "
+            f"on the server, and the server refused it: {one_line(exc)}") from exc
 
 
 def _salt(seed: int) -> int:
