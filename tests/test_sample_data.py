@@ -343,9 +343,9 @@ def test_a_refused_second_connection_is_one_clear_line(db: Target, db_conn: Conn
         sql.Identifier(role), sql.Literal(password)))
     try:
         params = {**conninfo_to_dict(db.conninfo), "user": role, "password": password}
-        with psycopg.connect(make_conninfo(**params)) as conn:
-            with pytest.raises(ConnectionFailed) as refused:
-                companion(conn)
+        with (psycopg.connect(make_conninfo(**params)) as conn,
+              pytest.raises(ConnectionFailed) as refused):
+            companion(conn)
         message = str(refused.value)
         assert "second connection" in message and "too many connections" in message
         assert "\n" not in message and password not in message
