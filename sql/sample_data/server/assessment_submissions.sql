@@ -1,4 +1,5 @@
--- assessment_submissions's rows, made by the second session for COPY (sample-data): most
+-- assessment_submissions's rows, made by the second session for a binary COPY (sample-data),
+-- each column of the table's own type (the binary format carries no casts): most
 -- students who complete a module with an assessment submit it (streams 10-13 of the
 -- progress id), most who complete a course its end-of-term project (streams 14-17 of the
 -- enrollment id); ids follow the submission time, then assessment and student, and each
@@ -35,21 +36,22 @@ WITH submitted AS (
                                 + floor(pg_temp.sample_u(n.id, 24) * 10 * 86400)::bigint
                                     AS graded) AS g
 )
-SELECT id, assessment_id, student_id, pg_temp.sample_ts(at),
+SELECT id::int, assessment_id::int, student_id::int, pg_temp.sample_ts(at)::timestamp,
        CASE WHEN kind = 'quiz'
             THEN '{"answers": ['
                  || substr(%(answers)s, 1 + 5 * floor(pg_temp.sample_u(id, 26)
                                                       * (%(tokens)s - points / 5 + 1))::int,
                            5 * (points / 5) - 2)
                  || ']}'
-            WHEN pg_temp.sample_u(id, 26) >= 0.6 THEN 'Please find my work attached.' END,
+            WHEN pg_temp.sample_u(id, 26) >= 0.6 THEN 'Please find my work attached.' END::text,
        CASE WHEN kind <> 'quiz'
             THEN 'https://files.watoto.example/submissions/' || assessment_id || '/'
                  || student_id
-                 || CASE WHEN pg_temp.sample_u(id, 28) < 0.6 THEN '.pdf' ELSE '.jpg' END END,
+                 || CASE WHEN pg_temp.sample_u(id, 28) < 0.6 THEN '.pdf' ELSE '.jpg' END
+            END::varchar(500),
        CASE WHEN NOT waiting
             THEN round((least(greatest(mean + 10.0 * pg_temp.sample_gauss(id, 30), 0.0), 100.0)
-                        * points / 100)::numeric, 2) END,
+                        * points / 100)::numeric, 2) END::numeric(5,2),
        CASE WHEN waiting THEN NULL
             WHEN returned
             THEN (%(returned)s::text[])[1 + floor(pg_temp.sample_u(id, 32)
@@ -57,10 +59,11 @@ SELECT id, assessment_id, student_id, pg_temp.sample_ts(at),
             WHEN pg_temp.sample_u(id, 34) < 0.5
             THEN (%(feedback)s::text[])[1 + floor(pg_temp.sample_u(id, 32)
                                                   * cardinality(%(feedback)s::text[]))::int]
-            END,
-       CASE WHEN NOT waiting THEN teacher_id END,
-       CASE WHEN NOT waiting THEN pg_temp.sample_ts(graded) END,
-       CASE WHEN waiting THEN 'submitted' WHEN returned THEN 'returned' ELSE 'graded' END
+            END::text,
+       CASE WHEN NOT waiting THEN teacher_id END::int,
+       CASE WHEN NOT waiting THEN pg_temp.sample_ts(graded) END::timestamp,
+       CASE WHEN waiting THEN 'submitted' WHEN returned THEN 'returned' ELSE 'graded'
+       END::varchar(50)
   FROM drawn
  ORDER BY id
-) TO STDOUT
+) TO STDOUT (FORMAT binary)

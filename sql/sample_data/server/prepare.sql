@@ -13,7 +13,7 @@ CREATE TEMP TABLE sample_enrollments (
     enrollment_id int NOT NULL, student_id int NOT NULL, course_id int NOT NULL,
     teacher_id int NOT NULL, enrolled_at bigint NOT NULL, first_module int NOT NULL,
     n_modules int NOT NULL, pace bigint NOT NULL, mean float8 NOT NULL, done int NOT NULL,
-    started int NOT NULL, first_progress bigint NOT NULL, final_assessment int
+    started int NOT NULL, first_progress int NOT NULL, final_assessment int
 ) ON COMMIT DROP;
 CREATE FUNCTION pg_temp.sample_u(key bigint, stream int) RETURNS float8
     LANGUAGE sql IMMUTABLE PARALLEL SAFE

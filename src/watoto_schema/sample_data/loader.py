@@ -17,7 +17,15 @@ from .guarantees import _check_guarantees, _refuse_unless_empty
 from .mark import _mark
 from .producer import _Producer
 from .server import companion
-from .tables import _ANALYZE, _COLUMNS, _KEY_SOURCES, KEY_TABLES, SEQUENCES, TABLES
+from .tables import (
+    _ANALYZE,
+    _COLUMNS,
+    _KEY_SOURCES,
+    _MADE_ON_SERVER,
+    KEY_TABLES,
+    SEQUENCES,
+    TABLES,
+)
 
 # Rows between two progress reports while a table is copied.
 _REPORT_EVERY = 200_000
@@ -116,24 +124,29 @@ def load(
             for table in TABLES:
                 step(f"loading {table}")
                 count = 0
-                freeze = sql.SQL(" WITH (FREEZE)") if table in plain else sql.SQL("")
+                from_server = table in _MADE_ON_SERVER
+                options = [option for option, wanted in (("FORMAT binary", from_server),
+                                                         ("FREEZE", table in plain)) if wanted]
                 statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
                     sql.Identifier(table), sql.SQL(_COLUMNS[table]),
-                    freeze)
+                    sql.SQL(f" WITH ({', '.join(options)})" if options else ""))
                 reported = 0
                 with cur.copy(statement) as copy:
                     write = copy.write_row
                     for chunk in producer.chunks(table):
-                        if isinstance(chunk, bytes):  # COPY text from the second session
-                            copy.write(chunk)
-                            count += chunk.count(b"\n")
-                            continue
-                        for row in chunk:
-                            write(row)
-                        count += len(chunk)
+                        if isinstance(chunk, list):
+                            for row in chunk:
+                                write(row)
+                            count += len(chunk)
+                        else:  # the second session's binary stream, passed on as it is
+                            data, messages = chunk
+                            copy.write(data)
+                            count += messages
                         if count - reported >= _REPORT_EVERY:
                             reported = count
                             step(f"loading {table}: {count:,} rows")
+                if from_server:  # exact (the messages count the stream's trailer too)
+                    count = cur.rowcount
                 rows[table] = count
                 if progress is not None:
                     progress(table, count)

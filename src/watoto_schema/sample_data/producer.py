@@ -1,5 +1,5 @@
 """The generator on a thread, ahead of the COPY that sends its rows; then the second
-session's COPY text for the tables the server makes."""
+session's binary COPY stream for the tables the server makes."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class _Producer:
     The point is overlap: while the connection waits on the server (an index build, an
     ANALYZE, the server's side of COPY) the GIL is free and the next rows get made. The
     first tables' chunks are lists of rows from the ``_Generator``; the last tables' are
-    pieces of COPY text from a second session (``server``), which ``connect`` opens once
+    pieces of a binary COPY stream from a second session (``server``), which ``connect`` opens once
     the generator has planned everything. The ``_Generator`` and that session are used
     from this one thread only; an exception in either is handed over and raised by
     ``chunks``.
@@ -84,9 +84,9 @@ class _Producer:
         except BaseException as exc:  # handed to the loading thread, which raises it
             self._put(("", exc))
 
-    def chunks(self, table: str) -> Iterator[list[tuple[Any, ...]] | bytes]:
+    def chunks(self, table: str) -> Iterator[list[tuple[Any, ...]] | tuple[bytes, int]]:
         """The rows of ``table`` (the tables come in TABLES order), chunk by chunk: a list
-        of rows, or a piece of COPY text (whole rows, one a line)."""
+        of rows, or a piece of a binary COPY stream and its messages (about one a row)."""
         while True:
             name, item = self.queue.get()
             if isinstance(item, BaseException):
