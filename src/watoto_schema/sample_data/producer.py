@@ -15,7 +15,7 @@ from .server import _ServerRows
 from .tables import _MADE_IN_PYTHON, _MADE_ON_SERVER
 
 _CHUNK = 10_000  # rows per hand-over from the generating thread
-_AHEAD = 100  # chunks (or pieces of COPY text) the thread may run ahead of COPY
+_AHEAD = 100  # chunks (or 1 MB pieces of a COPY stream) the thread may run ahead of COPY
 
 
 class _Producer:
@@ -24,10 +24,10 @@ class _Producer:
     The point is overlap: while the connection waits on the server (an index build, an
     ANALYZE, the server's side of COPY) the GIL is free and the next rows get made. The
     first tables' chunks are lists of rows from the ``_Generator``; the last tables' are
-    pieces of a binary COPY stream from a second session (``server``), which ``connect`` opens once
-    the generator has planned everything. The ``_Generator`` and that session are used
-    from this one thread only; an exception in either is handed over and raised by
-    ``chunks``.
+    pieces of a binary COPY stream from a second session (``server``), which ``connect``
+    opens once the generator has planned everything. The ``_Generator`` and that session
+    are used from this one thread only; an exception in either is handed over and raised
+    by ``chunks``.
     """
 
     _END = object()
