@@ -241,6 +241,18 @@ def test_tables_are_analyzed(loaded: SampleDataResult, db_conn: Conn) -> None:
         assert table in analyzed, table
 
 
+def test_unpartitioned_tables_are_loaded_frozen(
+        loaded: SampleDataResult, db_conn: Conn) -> None:
+    # COPY ... FREEZE, including the rows the second session made: every page all-visible
+    # (ANALYZE after the load counted the visibility map), nothing for VACUUM to freeze.
+    pages = db_conn.execute(
+        "SELECT relname, relpages, relallvisible FROM pg_class "
+        "WHERE oid = ANY (%s::regclass[]) AND relkind = 'r'", (list(TABLES),)).fetchall()
+    assert {"module_progress", "assessment_submissions"} <= {name for name, _, _ in pages}
+    for name, relpages, visible in pages:
+        assert relpages > 0 and visible == relpages, (name, relpages, visible)
+
+
 # -- determinism -----------------------------------------------------------------------------
 EMPTY_EVERY_TABLE = ("TRUNCATE users, user_email_keys, courses, course_search_terms, "
                      "course_modules, enrollments, enrollment_keys, module_progress, "
