@@ -7,8 +7,10 @@ ratio shows what generating the data and the schema's guarantees (key tables, fo
 keys, indexes, the checks, ANALYZE) cost. Targets: 100,000 students in under a minute
 (#2), under 4x the bare COPY (#21; 5x in #13), 1,000,000 in under 10 minutes (#13).
 The seconds of each step of the load (its ``--json`` document) follow, each also
-against the bare COPY, and the machine's load average (the ratio is measured in
-the same run, so it holds up better than the seconds on a busy machine).
+against the bare COPY, then the CPU seconds of the loading backend (the floor: one
+transaction runs on one backend, so the load cannot take less than that) and of the
+second session that makes rows on the server, and the machine's load average (the ratio
+is measured in the same run, so it holds up better than the seconds on a busy machine).
 
     make bench            # or: .venv/bin/python bench/sample_data_speed.py [--students N]
     .venv/bin/python bench/sample_data_speed.py --before /path/to/old/venv --repeat 2
@@ -23,6 +25,7 @@ import io
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -58,22 +61,71 @@ def bare_copy_seconds(url: str) -> tuple[float, dict[str, int]]:
     return seconds, counts
 
 
-def sample_data(url: str, students: int, bindir: Path = BIN) -> tuple[float, dict[str, float]]:
-    """Wall-clock seconds of the whole ``sample-data`` process and its seconds per step."""
+class BackendCpu:
+    """CPU seconds of the server backends ``sample-data`` opens (read from /proc: the
+    cluster is local), sampled every 0.1 s while it runs: the loading session's (the
+    first to connect) and any other's (the second session that makes rows on the
+    server). Parallel workers are not counted."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.cpu: dict[int, float] = {}  # pid -> last CPU seconds seen
+        self.started: dict[int, float] = {}  # pid -> backend_start (epoch)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BackendCpu:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.wait(0.1):
+                for pid, began in conn.execute(
+                        "SELECT pid, extract(epoch FROM backend_start)::float8 "
+                        "FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND application_name = 'watoto-schema' "
+                        "AND backend_type = 'client backend'").fetchall():
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+                    self.started.setdefault(pid, began)
+
+    def loading_and_other(self) -> tuple[float, float]:
+        if not self.cpu:
+            return 0.0, 0.0
+        first = min(self.started, key=self.started.__getitem__)
+        return self.cpu[first], sum(v for pid, v in self.cpu.items() if pid != first)
+
+
+def sample_data(url: str, students: int,
+                bindir: Path = BIN) -> tuple[float, dict[str, float], tuple[float, float]]:
+    """Wall-clock seconds of the whole ``sample-data`` process, its seconds per step, and
+    the CPU seconds of its loading backend and of its other (second) session."""
     started = time.perf_counter()
-    proc = subprocess.run([str(bindir / "watoto-schema"), "--dsn", url, "--json", "sample-data",
-                           "--students", str(students)], capture_output=True, text=True)
+    with BackendCpu(url) as backends:
+        proc = subprocess.run([str(bindir / "watoto-schema"), "--dsn", url, "--json",
+                               "sample-data", "--students", str(students)],
+                              capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"sample-data failed: {proc.stderr.strip()[-400:]}")
-    return elapsed, dict(json.loads(proc.stdout).get("steps", {}))
+    return (elapsed, dict(json.loads(proc.stdout).get("steps", {})),
+            backends.loading_and_other())
 
 
 def measure(pg: object, students: int, limit: float, bindir: Path = BIN) -> float:
     """One load and its reference; returns the ratio to the bare COPY."""
     url = fresh_db(pg, f"bench_sample_{students}")  # type: ignore[arg-type]
     timed([str(bindir / "watoto-schema"), "--dsn", url, "migrate"])
-    ours, steps = sample_data(url, students, bindir)
+    ours, steps, (loading_cpu, other_cpu) = sample_data(url, students, bindir)
     bare, counts = bare_copy_seconds(url)
     total = sum(counts.values())
     ratio = ours / bare
@@ -86,6 +138,11 @@ def measure(pg: object, students: int, limit: float, bindir: Path = BIN) -> floa
           f"< 4x ({'met' if ratio < 4 else 'MISSED'})")
     for name, seconds in steps.items():
         print(f"    {name:<40} {seconds:7.1f} s  {seconds / bare:6.2f}x")
+    print(f"  CPU of the loading backend                {loading_cpu:7.1f} s  "
+          f"{loading_cpu / bare:6.2f}x  the floor of one transaction on one backend")
+    if other_cpu:
+        print(f"  CPU of the second session                 {other_cpu:7.1f} s  "
+              f"{other_cpu / bare:6.2f}x")
     load = os.getloadavg()
     print(f"  load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
     return ratio
