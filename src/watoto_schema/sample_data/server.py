@@ -5,9 +5,9 @@ Python time. The generator plans every enrollment (pace, mean score, modules com
 started) as before; a second session on the same server receives that plan in temporary
 tables and turns it into both tables' rows with ``sql/sample_data/server/*.sql``, as a
 binary COPY stream (cheaper to make and to read than text), which the loading session's
-``COPY ... FREEZE`` takes in as it comes. The second session writes
-nothing but its own temporary objects (rolled back): it cannot see the loading session's
-uncommitted rows, and does not need to.
+``COPY ... FREEZE`` takes in as it comes. The second session writes nothing but its own
+temporary objects (rolled back): it cannot see the loading session's uncommitted rows,
+and does not need to.
 
 Every random value is a hash of a key (progress, enrollment or submission id), the seed
 and a stream number (``pg_temp.sample_u``), so the rows do not depend on the order the
@@ -40,11 +40,15 @@ _PLAN_TABLES = (("sample_modules", "module_plan"), ("sample_assessments", "asses
 
 
 def companion(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
-    """A second connection to the same database with the same parameters (password
-    included: libpq reports what it connected with). ``ConnectionFailed`` when the server
-    refuses it (no free connection for the role, the database or the server)."""
+    """A second connection to the same server and database with the same parameters
+    (password included: libpq reports what it connected with; of several hosts, the one
+    ``conn`` reached). ``ConnectionFailed`` when the server refuses it (no free connection
+    for the role, the database or the server)."""
     params = {option.keyword.decode(): option.val.decode()
               for option in conn.pgconn.info if option.val is not None}
+    params.update(host=conn.info.host, port=str(conn.info.port))
+    if "hostaddr" in params:
+        params["hostaddr"] = conn.info.hostaddr
     try:
         return psycopg.connect(make_conninfo(**params))
     except psycopg.OperationalError as exc:
