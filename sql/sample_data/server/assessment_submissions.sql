@@ -3,16 +3,28 @@
 -- students who complete a module with an assessment submit it (streams 10-13 of the
 -- progress id), most who complete a course its end-of-term project (streams 14-17 of the
 -- enrollment id); ids follow the submission time, then assessment and student, and each
--- submission's own draws are on streams 20-35 of its id. Parameters are merged
--- client-side (COPY takes none).
+-- submission's own draws are on streams 20-35 of its id (40 of id * 32 + i for a quiz's
+-- i-th answer). Parameters are merged client-side (COPY takes none).
 COPY (
-WITH submitted AS (
-    SELECT p.assessment_id, p.student_id, p.teacher_id, p.mean,
-           greatest(p.started, p.finished - floor(pg_temp.sample_u(p.id, 10) * 3600)::bigint)
+WITH completed AS (
+    -- the completed modules with an assessment (the first `done` of the course's modules),
+    -- with their progress id and times as module_progress has them
+    SELECT p.id, e.student_id, e.teacher_id, e.mean, m.assessment_id, t.started,
+           pg_temp.sample_finished(p.id, t.started, e.pace) AS finished
+      FROM sample_enrollments e
+      JOIN sample_modules m
+        ON m.assessment_id IS NOT NULL
+       AND m.module_id >= e.first_module AND m.module_id < e.first_module + e.done
+     CROSS JOIN LATERAL (SELECT e.first_progress + (m.module_id - e.first_module) AS id,
+                                m.module_id - e.first_module AS pos) AS p
+     CROSS JOIN LATERAL (SELECT pg_temp.sample_started(p.id, e.enrolled_at, p.pos, e.pace)
+                                    AS started) AS t
+     WHERE pg_temp.sample_u(p.id, 12) < %(share)s
+), submitted AS (
+    SELECT c.assessment_id, c.student_id, c.teacher_id, c.mean,
+           greatest(c.started, c.finished - floor(pg_temp.sample_u(c.id, 10) * 3600)::bigint)
                AS at
-      FROM sample_progress p
-     WHERE p.completed AND p.assessment_id IS NOT NULL
-       AND pg_temp.sample_u(p.id, 12) < %(share)s
+      FROM completed c
     UNION ALL
     SELECT e.final_assessment, e.student_id, e.teacher_id, e.mean,
            e.enrolled_at + e.n_modules * e.pace
@@ -37,11 +49,12 @@ WITH submitted AS (
                                     AS graded) AS g
 )
 SELECT id::int, assessment_id::int, student_id::int, pg_temp.sample_ts(at)::timestamp,
-       CASE WHEN kind = 'quiz'
+       CASE WHEN kind = 'quiz'  -- a letter per five points, each drawn on stream 40
             THEN '{"answers": ['
-                 || substr(%(answers)s, 1 + 5 * floor(pg_temp.sample_u(id, 26)
-                                                      * (%(tokens)s - points / 5 + 1))::int,
-                           5 * (points / 5) - 2)
+                 || (SELECT string_agg('"' || chr(65 + floor(pg_temp.sample_u(id * 32 + i, 40)
+                                                             * 4)::int) || '"',
+                                       ', ' ORDER BY i)
+                       FROM generate_series(1, points / 5) AS i)
                  || ']}'
             WHEN pg_temp.sample_u(id, 26) >= 0.6 THEN 'Please find my work attached.' END::text,
        CASE WHEN kind <> 'quiz'

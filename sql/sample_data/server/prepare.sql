@@ -28,19 +28,27 @@ CREATE FUNCTION pg_temp.sample_gauss(key bigint, stream int) RETURNS float8
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT sqrt(-2.0 * ln(1.0 - pg_temp.sample_u(key, stream)))
                  * cos(2.0 * pi() * pg_temp.sample_u(key, stream + 1)) $$;
--- Every module a student started, with its times in seconds from 2023-01-01: the modules
--- of the course in order, the first `done` completed, the next one open when started > done.
+-- The modules with an assessment, for the submissions' candidates.
+CREATE INDEX ON sample_modules (module_id) WHERE assessment_id IS NOT NULL;
+-- When a student started the module at position `pos` of an enrollment (progress id `id`),
+-- and when they finished it, in seconds from the reference day (streams 0 and 2 of the id).
+CREATE FUNCTION pg_temp.sample_started(id bigint, enrolled_at bigint, pos int, pace bigint)
+    RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT enrolled_at + pos * pace
+                 + floor(pg_temp.sample_u(id, 0) * pace * 0.25)::bigint $$;
+CREATE FUNCTION pg_temp.sample_finished(id bigint, started bigint, pace bigint)
+    RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT started + floor(pace * (0.125 + 0.375 * pg_temp.sample_u(id, 2)))::bigint $$;
+-- Every module a student started: the modules of the course in order, the first `done`
+-- completed, the next one open when started > done.
 CREATE TEMP VIEW sample_progress AS
-SELECT id, enrollment_id, student_id, course_id, teacher_id, module_id, completed, mean,
-       kind, minutes, assessment_id, started, finished
-  FROM (SELECT e.first_progress + s.pos AS id, e.enrollment_id, e.student_id, e.course_id,
-               e.teacher_id, e.first_module + s.pos AS module_id, s.pos < e.done AS completed,
-               e.mean, m.kind, m.minutes, m.assessment_id, e.pace,
-               e.enrolled_at + s.pos * e.pace
-               + floor(pg_temp.sample_u(e.first_progress + s.pos, 0) * e.pace * 0.25)::bigint
+SELECT id, enrollment_id, module_id, completed, mean, kind, minutes, started,
+       pg_temp.sample_finished(id, started, pace) AS finished
+  FROM (SELECT e.first_progress + s.pos AS id, e.enrollment_id,
+               e.first_module + s.pos AS module_id, s.pos < e.done AS completed, e.mean,
+               m.kind, m.minutes, e.pace,
+               pg_temp.sample_started(e.first_progress + s.pos, e.enrolled_at, s.pos, e.pace)
                    AS started
           FROM sample_enrollments e
          CROSS JOIN LATERAL generate_series(0, e.started - 1) AS s (pos)
-          JOIN sample_modules m ON m.module_id = e.first_module + s.pos) AS p
- CROSS JOIN LATERAL (SELECT started + floor(pace * (0.125 + 0.375 * pg_temp.sample_u(id, 2)))
-                                      ::bigint AS finished) AS f;
+          JOIN sample_modules m ON m.module_id = e.first_module + s.pos) AS p;

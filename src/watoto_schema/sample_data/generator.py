@@ -86,7 +86,6 @@ class _Enrollment:
 
 # Status thresholds by enrollment age in seconds (_STATUS_BY_AGE in days).
 _STATUS_BY_AGE_SECONDS = tuple((days * _DAY, thresholds) for days, thresholds in _STATUS_BY_AGE)
-_QUOTED_ANSWERS = ('"A"', '"B"', '"C"', '"D"')
 
 
 @dataclass
@@ -503,12 +502,6 @@ class _Generator:
                    enrollment.enrolled_at, course.first_module, course.n_modules,
                    enrollment.pace, enrollment.mean_score, done, started, first_progress, final)
             first_progress += started
-
-    def answer_pool(self, tokens: int) -> str:
-        """Quiz answers to cut submissions' answer lists from: ``tokens`` random letters,
-        each quoted and followed by ``, `` (five characters a token)."""
-        rnd = self.rng.random
-        return ", ".join([_QUOTED_ANSWERS[int(rnd() * 4)] for _ in range(tokens)])
 
     def rows(self, table: str) -> Iterator[tuple[Any, ...]]:
         producer: Callable[[], Iterator[tuple[Any, ...]]] = getattr(self, table)

@@ -32,8 +32,6 @@ from .vocabulary import _FEEDBACK, _RETURN_FEEDBACK, _SUBMIT_SHARE
 
 # Bytes of the COPY stream handed over at a time.
 _PIECE = 1 << 20
-# Quiz answers in the pool submissions cut their answer lists from.
-_ANSWER_TOKENS = 1_000
 # What each temporary table of prepare.sql is filled from (a generator method).
 _PLAN_TABLES = (("sample_modules", "module_plan"), ("sample_assessments", "assessment_plan"),
                 ("sample_enrollments", "progress_plan"))
@@ -96,9 +94,7 @@ class _ServerRows:
             self._ship_plan()
         params: dict[str, Any] = {}
         if table == "assessment_submissions":
-            params = {"share": _SUBMIT_SHARE, "reference": _REF,
-                      "answers": self.generator.answer_pool(_ANSWER_TOKENS),
-                      "tokens": _ANSWER_TOKENS, "feedback": list(_FEEDBACK),
+            params = {"share": _SUBMIT_SHARE, "reference": _REF, "feedback": list(_FEEDBACK),
                       "returned": list(_RETURN_FEEDBACK)}
         with self.conn.cursor() as cur, cur.copy(
                 sql_text(f"sample_data/server/{table}.sql"), params or None) as out:
