@@ -63,8 +63,9 @@ SELECT id::int, assessment_id::int, student_id::int, pg_temp.sample_ts(at)::time
                  || CASE WHEN pg_temp.sample_u(id, 28) < 0.6 THEN '.pdf' ELSE '.jpg' END
             END::varchar(500),
        CASE WHEN NOT waiting
-            THEN round((least(greatest(mean + 10.0 * pg_temp.sample_gauss(id, 30), 0.0), 100.0)
-                        * points / 100)::numeric, 2) END::numeric(5,2),
+            THEN pg_temp.sample_hundredths(least(greatest(mean + 10.0
+                                                          * pg_temp.sample_gauss(id, 30), 0.0),
+                                                 100.0) * points / 100) END::numeric(5,2),
        CASE WHEN waiting THEN NULL
             WHEN returned
             THEN (%(returned)s::text[])[1 + floor(pg_temp.sample_u(id, 32)

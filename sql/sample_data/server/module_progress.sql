@@ -8,8 +8,9 @@ SELECT id::int, enrollment_id::int, module_id::int, pg_temp.sample_ts(started)::
             THEN floor(minutes * (0.8 + 0.8 * pg_temp.sample_u(id, 4)))::int * attempts
             ELSE floor(minutes * (0.1 + 0.6 * pg_temp.sample_u(id, 4)))::int END::int,
        CASE WHEN completed AND kind IN ('quiz', 'assignment')
-            THEN round(least(greatest(mean + 10.0 * pg_temp.sample_gauss(id, 6), 0.0),
-                             100.0)::numeric, 2) END::numeric(5,2),
+            THEN pg_temp.sample_hundredths(least(greatest(mean + 10.0
+                                                          * pg_temp.sample_gauss(id, 6), 0.0),
+                                                 100.0)) END::numeric(5,2),
        attempts::int,
        CASE WHEN completed THEN 'completed' ELSE 'in_progress' END::varchar(50)
   FROM sample_progress
