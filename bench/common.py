@@ -189,6 +189,16 @@ class LmsResult:
         return sum(len(v) for v in (self.inside if window else self.whole).values())
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> str:
     """The 1-minute load average now, for the figures (the machine is shared)."""
     return f"{os.getloadavg()[0]:.1f}"

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import BIN, cluster, fresh_db, timed
+from common import BIN, cluster, cpu_seconds, fresh_db, timed
 from psycopg import sql
 
 from watoto_schema.sample_data import TABLES
@@ -83,7 +83,6 @@ class BackendCpu:
         self.thread.join()
 
     def _run(self) -> None:
-        tick = os.sysconf("SC_CLK_TCK")
         with psycopg.connect(self.url, autocommit=True) as conn:
             while not self.stop.wait(0.1):
                 for pid, began in conn.execute(
@@ -91,12 +90,10 @@ class BackendCpu:
                         "FROM pg_stat_activity WHERE datname = current_database() "
                         "AND application_name = 'watoto-schema' "
                         "AND backend_type = 'client backend'").fetchall():
-                    try:
-                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    except OSError:
-                        continue
-                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
-                    self.started.setdefault(pid, began)
+                    seconds = cpu_seconds(pid)
+                    if seconds:  # 0: gone since; keep the last figure seen
+                        self.cpu[pid] = seconds
+                        self.started.setdefault(pid, began)
 
     def loading_and_other(self) -> tuple[float, float]:
         if not self.cpu:

@@ -22,7 +22,7 @@ import os
 import subprocess
 from typing import Any
 
-from common import BIN, cluster, sample_db
+from common import BIN, cluster, cpu_seconds, sample_db
 
 from watoto_schema.local import pgbouncer
 
@@ -39,16 +39,6 @@ def loadtest(url: str, *args: str) -> dict[str, Any]:
     if proc.returncode not in (0, 2):
         raise SystemExit(f"loadtest {' '.join(args)} failed: {proc.stderr.strip()[-400:]}")
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of one process so far (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, TypeError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:

@@ -72,7 +72,8 @@ class _Producer:
                     return
             with self.connect() as conn:
                 try:
-                    server = _ServerRows(conn, self.generator, self.seed)
+                    server = _ServerRows(conn, self.generator)
+                    server.ship_plan(self.seed)
                     for table in _MADE_ON_SERVER:
                         for piece in server.pieces(table):
                             if not self._put((table, piece)):

@@ -61,22 +61,22 @@ def _salt(seed: int) -> int:
 
 
 class _ServerRows:
-    """The second session: the plan shipped once, then each table's COPY text in pieces."""
+    """The second session: the plan shipped once (``ship_plan``), then each table's rows
+    as a binary COPY stream in pieces."""
 
-    def __init__(self, conn: psycopg.Connection[Any], generator: _Generator, seed: int) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], generator: _Generator) -> None:
         self.conn = conn
         self.generator = generator
-        self.seed = seed
-        self.shipped = False
 
-    def _ship_plan(self) -> None:
+    def ship_plan(self, seed: int) -> None:
+        """The temporary tables and functions of prepare.sql, filled from the generator."""
         with self.conn.cursor() as cur:
             cur.execute("SET LOCAL work_mem = '256MB'")
             # Compiling the two queries cost about 0.8 s of CPU and gained nothing
             # measurable up to 100,000 students (20,000: 1.5 s instead of 3.1 s).
             cur.execute("SET LOCAL jit = off")
             cur.execute(sql.SQL(sql_text("sample_data/server/prepare.sql")).format(
-                salt=sql.Literal(_salt(self.seed)),
+                salt=sql.Literal(_salt(seed)),
                 t0=sql.Literal(_T0.strftime("%Y-%m-%d %H:%M:%S"))))
             for table, method in _PLAN_TABLES:
                 statement = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))
@@ -84,14 +84,13 @@ class _ServerRows:
                     write = copy.write_row
                     for row in getattr(self.generator, method)():
                         write(row)
-            cur.execute("ANALYZE sample_modules, sample_assessments, sample_enrollments")
-        self.shipped = True
+            cur.execute(sql.SQL("ANALYZE {}").format(
+                sql.SQL(", ").join(sql.Identifier(table) for table, _ in _PLAN_TABLES)))
 
     def pieces(self, table: str) -> Iterator[tuple[bytes, int]]:
         """``table``'s rows as a binary COPY stream, about ``_PIECE`` bytes at a time, each
-        with the number of messages in it: one a row, the stream's trailer one more."""
-        if not self.shipped:
-            self._ship_plan()
+        with the number of messages in it: one a row, the stream's trailer one more.
+        ``ship_plan`` first."""
         params: dict[str, Any] = {}
         if table == "assessment_submissions":
             params = {"share": _SUBMIT_SHARE, "reference": _REF, "feedback": list(_FEEDBACK),
